@@ -58,10 +58,10 @@ class ModelConfig:
 
 MODEL_PRESETS: dict[str, ModelConfig] = {
     # Paper sizes (A.4). Hidden sizes chosen so the parameter counts land near 643M / 347M.
-    "paper-large": ModelConfig(name="paper-large", hidden=1536, heads=24, mm_blocks=6,
+    "paper-large": ModelConfig(name="paper-large", hidden=1344, heads=21, mm_blocks=6,
                                mm_self_attn_blocks=3, dit_blocks=6, sem_dim=1152,
                                text_dim=1152, sync_dim=768, window_seconds=10.0),
-    "paper-small": ModelConfig(name="paper-small", hidden=1280, heads=20, mm_blocks=4,
+    "paper-small": ModelConfig(name="paper-small", hidden=1216, heads=19, mm_blocks=4,
                                mm_self_attn_blocks=2, dit_blocks=4, sem_dim=1152,
                                text_dim=1152, sync_dim=768, window_seconds=10.0),
     # CPU presets (2 cores): see PLATFORM-NOTES timings.

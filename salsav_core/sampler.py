@@ -1,0 +1,200 @@
+"""Few-step shortcut sampler with CFG (Eq. 3), reference spans (A.1) and long-form extension.
+
+The whole N-step loop is one `lax.fori_loop` with a dynamic step count inside one `jax.jit`
+over `nnx.split` state, so every step count (and, in `sample_long`, every duration) shares one
+compiled executable. The conditional and unconditional CFG branches run as one batch of 2B.
+"""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .config import LATENT_RATE, SEM_FPS, SYNC_FPS, latent_frames, num_frames
+
+ALLOWED_STEPS = (1, 2, 4, 8, 16, 32, 64)
+TRACE_COUNTS: collections.Counter = collections.Counter()   # incremented at each trace (compile)
+
+
+class SamplerError(ValueError):
+    """Bad sampler input (message safe to show a user)."""
+
+
+@dataclass
+class Conditions:
+    """One clip's conditions, computed once per request."""
+    sem: np.ndarray                       # (T_vs, sem_dim) at SEM_FPS
+    sync: np.ndarray                      # (T_syn, sync_dim) at SYNC_FPS
+    text: np.ndarray                      # (text_dim,)
+    neg_text: np.ndarray | None = None    # replaces the null text in the unconditional branch
+
+
+def split_model(model):
+    """Accept an nnx.Module or a (graphdef, state) pair; return (graphdef, state)."""
+    if isinstance(model, nnx.Module):
+        return nnx.split(model)
+    graphdef, state = model
+    return graphdef, state
+
+
+@partial(jax.jit, static_argnums=0)
+def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref, ref_mask,
+                 n_steps, guidance):
+    """x0 (B,T,C) noise; sem (B,T_vs,Ds); sync (B,T_syn,Dy); text/uncond_text (B,Dt); use_neg (B,)
+    bool; ref (B,T,C) with ref_mask (B,T) bool; n_steps int32 scalar; guidance f32 scalar."""
+    TRACE_COUNTS["sample"] += 1
+    model = nnx.merge(graphdef, state)
+    b = x0.shape[0]
+    d = 1.0 / n_steps.astype(jnp.float32)
+    no, yes = jnp.zeros((b,), bool), jnp.ones((b,), bool)
+    # Branch 0..B-1: conditional with reference; B..2B-1: unconditional (null sem/sync, null or
+    # negative text, no reference).
+    sem2, sync2 = jnp.concatenate([sem, sem]), jnp.concatenate([sync, sync])
+    text2 = jnp.concatenate([text, uncond_text])
+    drop_av = jnp.concatenate([no, yes])
+    drop_text = jnp.concatenate([no, ~use_neg])
+    mask2 = jnp.concatenate([ref_mask, jnp.zeros_like(ref_mask)])
+    keep = ref_mask[..., None]
+
+    def step(i, x):
+        t = jnp.full((2 * b,), i.astype(jnp.float32) * d)
+        x_hat = jnp.where(keep, ref, x)                       # Eq. A.1: reference written in
+        v = model(jnp.concatenate([x_hat, x]), t, jnp.full((2 * b,), d), mask2, sem2, sync2,
+                  text2, drop_av, drop_av, drop_text)
+        v_c, v_u = v[:b], v[b:]
+        return x + d * (v_u + guidance * (v_c - v_u))       # Eq. 3
+
+    x = jax.lax.fori_loop(0, n_steps, step, x0)
+    return jnp.where(keep, ref, x)                            # reference kept exactly
+
+
+def _check_steps(steps: int) -> int:
+    if int(steps) not in ALLOWED_STEPS:
+        raise SamplerError(f"steps must be one of {ALLOWED_STEPS}, got {steps}")
+    return int(steps)
+
+
+def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4.0,
+                 ref=None, ref_mask=None, neg_text=None):
+    """Batched sampling from given noise x0 (B, T, C). Returns jnp (B, T, C)."""
+    graphdef, state = split_model(model)
+    b, t, c = x0.shape
+    ref = jnp.zeros_like(x0) if ref is None else jnp.asarray(ref, jnp.float32)
+    ref_mask = jnp.zeros((b, t), bool) if ref_mask is None else jnp.asarray(ref_mask, bool)
+    text = jnp.asarray(text, jnp.float32)
+    use_neg = jnp.full((b,), neg_text is not None)
+    uncond_text = text if neg_text is None else jnp.broadcast_to(jnp.asarray(neg_text, jnp.float32), text.shape)
+    return _sample_loop(graphdef, state, jnp.asarray(x0, jnp.float32), jnp.asarray(sem, jnp.float32),
+                        jnp.asarray(sync, jnp.float32), text, uncond_text, use_neg, ref, ref_mask,
+                        jnp.asarray(_check_steps(steps), jnp.int32), jnp.asarray(guidance, jnp.float32))
+
+
+def _ref_arrays(n_frames: int, latent_dim: int, ref, ref_start: int):
+    """Full-length reference buffer (T, C) and mask (T,) from an optional reference latent."""
+    buf = np.zeros((n_frames, latent_dim), np.float32)
+    mask = np.zeros((n_frames,), bool)
+    if ref is not None:
+        ref = np.asarray(ref, np.float32)
+        if ref.ndim != 2 or ref.shape[1] != latent_dim:
+            raise SamplerError(f"reference latent must be (T, {latent_dim}), got {ref.shape}")
+        if not 0 <= ref_start < n_frames:
+            raise SamplerError(f"reference start frame {ref_start} outside [0, {n_frames})")
+        n = min(len(ref), n_frames - ref_start)
+        buf[ref_start:ref_start + n] = ref[:n]
+        mask[ref_start:ref_start + n] = True
+    return buf, mask
+
+
+def _check_cond(cond: Conditions, cfg) -> None:
+    for name, arr, dim in (("sem", cond.sem, cfg.sem_dim), ("sync", cond.sync, cfg.sync_dim)):
+        if np.ndim(arr) != 2 or np.shape(arr)[1] != dim or np.shape(arr)[0] < 1:
+            raise SamplerError(f"{name} features must be (T>=1, {dim}), got {np.shape(arr)}")
+    if np.shape(cond.text) != (cfg.text_dim,):
+        raise SamplerError(f"text embedding must be ({cfg.text_dim},), got {np.shape(cond.text)}")
+    if cond.neg_text is not None and np.shape(cond.neg_text) != (cfg.text_dim,):
+        raise SamplerError(f"negative text embedding must be ({cfg.text_dim},), got {np.shape(cond.neg_text)}")
+
+
+def _model_cfg(graphdef, state):
+    return nnx.merge(graphdef, state).cfg
+
+
+def sample(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: float = 4.0,
+           seed: int = 0, ref=None, ref_start: int = 0,
+           progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """One pass over exactly n_frames latent frames (features as given). Returns (n_frames, C)."""
+    graphdef, state = split_model(model)
+    cfg = _model_cfg(graphdef, state)
+    _check_cond(cond, cfg)
+    if n_frames < 1:
+        raise SamplerError("n_frames must be >= 1")
+    buf, mask = _ref_arrays(n_frames, cfg.latent_dim, ref, ref_start)
+    x0 = jax.random.normal(jax.random.key(seed), (1, n_frames, cfg.latent_dim))
+    out = sample_batch((graphdef, state), cond.sem[None], cond.sync[None], cond.text[None], x0,
+                       steps, guidance, buf[None], mask[None], cond.neg_text)
+    if progress is not None:
+        progress(1, 1)
+    return np.asarray(out[0])
+
+
+def resample_by_time(feats: np.ndarray, rate: float, start_time: float, n: int) -> np.ndarray:
+    """Read n frames of a `rate` stream at times start_time + i / rate by linear interpolation,
+    replicating the edge frame beyond either end. (T, D) -> (n, D)."""
+    pos = np.clip(start_time * rate + np.arange(n), 0, len(feats) - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, len(feats) - 1)
+    frac = (pos - lo)[:, None].astype(np.float32)
+    return (1 - frac) * feats[lo] + frac * feats[hi]
+
+
+def window_starts(n_frames: int, window: int, overlap: int) -> list[int]:
+    """Start frames of the long-form windows: hop = window - overlap."""
+    if overlap >= window:
+        raise SamplerError("overlap must be shorter than the window")
+    starts = [0]
+    while starts[-1] + window < n_frames:
+        starts.append(starts[-1] + window - overlap)
+    return starts
+
+
+def sample_long(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: float = 4.0,
+                seed: int = 0, ref=None, ref_start: int = 0,
+                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Long-form generation with one fixed window shape (cfg.window_frames) for any n_frames.
+
+    Each window after the first takes the last `overlap_seconds` already generated as its
+    reference at its start (plus any user reference that falls inside it); features are read
+    by time for each window (edge-replicated past the end); the output is trimmed to n_frames.
+    """
+    graphdef, state = split_model(model)
+    cfg = _model_cfg(graphdef, state)
+    _check_cond(cond, cfg)
+    if n_frames < 1:
+        raise SamplerError("n_frames must be >= 1")
+    win, ov = cfg.window_frames, latent_frames(cfg.overlap_seconds)
+    n_sem, n_syn = num_frames(cfg.window_seconds, SEM_FPS), num_frames(cfg.window_seconds, SYNC_FPS)
+    starts = window_starts(n_frames, win, ov)
+    total = starts[-1] + win                                   # padded length
+    out, known = _ref_arrays(total, cfg.latent_dim, ref, ref_start)
+    if ref is not None and ref_start + len(ref) > n_frames:
+        known[n_frames:] = False                               # ignore reference past the end
+    sem, sync = np.asarray(cond.sem, np.float32), np.asarray(cond.sync, np.float32)
+    text = np.asarray(cond.text, np.float32)[None]
+    key = jax.random.key(seed)
+    for i, s in enumerate(starts):
+        t0 = s / LATENT_RATE
+        x0 = jax.random.normal(jax.random.fold_in(key, i), (1, win, cfg.latent_dim))
+        res = sample_batch((graphdef, state), resample_by_time(sem, SEM_FPS, t0, n_sem)[None],
+                           resample_by_time(sync, SYNC_FPS, t0, n_syn)[None], text, x0, steps,
+                           guidance, out[None, s:s + win], known[None, s:s + win], cond.neg_text)
+        out[s:s + win] = np.asarray(res[0])                    # reference positions come back unchanged
+        known[s:s + win] = True
+        if progress is not None:
+            progress(i + 1, len(starts))
+    return out[:n_frames]
