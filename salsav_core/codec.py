@@ -1,0 +1,283 @@
+"""Training-free audio codec: 64-band log-mel latents at 44100/1024 ≈ 43.07 Hz.
+
+encode: wave → resample to 44.1 kHz, mix to mono → |STFT| (n_fft 2048, hop 1024, Hann,
+frame i centred at sample i·hop) → Slaney mel filterbank (magnitude, not power) →
+log(max(·, floor)) → (x − mean) / std per band.  Shape (T_a, 64), T_a = latent_frames(n/sr).
+
+decode: un-normalise → exp → linear magnitude by non-negative least squares against the
+filterbank (pseudo-inverse start + multiplicative updates) → phase by fast Griffin-Lim
+(Perraudin et al. 2013, momentum 0.99) → (T_a·hop,) float32 at 44.1 kHz.
+
+fmax is the Nyquist frequency (22050 Hz): a lower fmax (e.g. 16 kHz) gives slightly finer
+bands below it but decodes everything above it as silence, which dulls noise-like sounds
+(rain, hiss, crackle) and costs ~25% of a white noise's energy in every frame.
+
+numpy/scipy only: this module sits on the training path (no librosa on the GPU machine).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from salsav_core.config import HOP, LATENT_DIM, SAMPLE_RATE, latent_frames
+
+# Default stats: mean/std of the floored log-magnitude mel over a mix of clicks, tones and
+# noise at peak ~0.5 (see `fit_stats`); a checkpoint stores the stats it was trained with.
+DEFAULT_MEAN = -5.0
+DEFAULT_STD = 3.5
+
+
+class CodecError(ValueError):
+    """Input the codec cannot handle (message safe to show a user)."""
+
+
+# ---------------------------------------------------------------------------- filterbank
+
+def _hz_to_mel(f):
+    """Slaney mel scale: linear below 1 kHz, logarithmic above (librosa htk=False)."""
+    f = np.asarray(f, dtype=np.float64)
+    f_sp = 200.0 / 3
+    mels = f / f_sp
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, math.log(6.4) / 27.0
+    return np.where(f >= min_log_hz,
+                    min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, mels)
+
+
+def _mel_to_hz(m):
+    m = np.asarray(m, dtype=np.float64)
+    f_sp = 200.0 / 3
+    freqs = f_sp * m
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, math.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), freqs)
+
+
+@functools.lru_cache(maxsize=16)
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Slaney-style triangular filters with area ("slaney") normalisation. (n_mels, n_fft//2+1)."""
+    fft_freqs = np.linspace(0.0, sr / 2, n_fft // 2 + 1)
+    mel_pts = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_pts)
+    ramps = mel_pts[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_pts[2:n_mels + 2] - mel_pts[:n_mels]))[:, None]
+    if np.any(weights.max(axis=1) == 0):
+        raise ValueError(f"empty mel filters: n_mels={n_mels} too many for n_fft={n_fft}")
+    weights.setflags(write=False)
+    return weights
+
+
+# ---------------------------------------------------------------------------- STFT
+
+@functools.lru_cache(maxsize=8)
+def _window(n_fft: int) -> np.ndarray:
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)   # periodic Hann
+    w.setflags(write=False)
+    return w
+
+
+def stft(x: np.ndarray, n_frames: int, n_fft: int, hop: int) -> np.ndarray:
+    """Complex STFT, frame i centred at sample i·hop (zero padding). (n_frames, n_fft//2+1)."""
+    assert n_fft % hop == 0, "n_fft must be a multiple of hop"
+    r = n_fft // hop
+    need = (n_frames + r - 1) * hop            # padded length covering every frame
+    pad = np.zeros(need, dtype=np.float64)
+    n = min(len(x), need - n_fft // 2)
+    pad[n_fft // 2:n_fft // 2 + n] = x[:n]
+    blocks = pad.reshape(-1, hop)             # (n_frames + r - 1, hop)
+    frames = np.concatenate([blocks[j:j + n_frames] for j in range(r)], axis=1)  # (T, n_fft)
+    return np.fft.rfft(frames * _window(n_fft), axis=1)
+
+
+def istft(spec: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Least-squares inverse of `stft` (weighted overlap-add). (T·hop,) float64."""
+    r = n_fft // hop
+    T = spec.shape[0]
+    w = _window(n_fft)
+    frames = np.fft.irfft(spec, n=n_fft, axis=1) * w          # (T, n_fft)
+    out = np.zeros((T + r - 1, hop))
+    norm = np.zeros((T + r - 1, hop))
+    w2 = (w * w).reshape(r, hop)
+    for j in range(r):
+        out[j:j + T] += frames[:, j * hop:(j + 1) * hop]
+        norm[j:j + T] += w2[j]
+    y = out.reshape(-1) / np.maximum(norm.reshape(-1), 1e-8)
+    return y[n_fft // 2:n_fft // 2 + T * hop]
+
+
+# ---------------------------------------------------------------------------- codec
+
+def to_mono_44k(wave: np.ndarray, sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """(n,) or (n, ch) at `sr` → (n',) float64 mono at `target_sr` (channels averaged).
+
+    A 2-D array with ≤ 8 rows and more columns is taken as channels-first (ch, n).
+    """
+    x = np.asarray(wave)
+    if x.ndim == 2:
+        if x.shape[0] <= 8 < x.shape[1]:
+            x = x.T
+        x = x.mean(axis=1)
+    if x.ndim != 1:
+        raise CodecError(f"audio must be (n,) or (n, channels), got shape {np.shape(wave)}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise CodecError(f"audio must be numeric, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.integer):   # PCM integers → [-1, 1]
+        x = x / float(np.iinfo(x.dtype).max + 1)
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise CodecError("audio contains NaN or infinite samples")
+    if sr <= 0:
+        raise CodecError(f"sample rate must be positive, got {sr}")
+    if int(sr) != target_sr and len(x):
+        g = math.gcd(int(sr), target_sr)
+        x = resample_poly(x, target_sr // g, int(sr) // g)
+    return x
+
+
+@dataclass(frozen=True)
+class MelCodec:
+    """Log-mel codec; `mean`/`std` are per-band normalisation stats (length n_mels)."""
+    sample_rate: int = SAMPLE_RATE
+    n_fft: int = 2048
+    hop: int = HOP
+    n_mels: int = LATENT_DIM
+    fmin: float = 0.0
+    fmax: float = SAMPLE_RATE / 2
+    floor: float = 1e-5                   # log floor on the mel magnitude (−100 dB)
+    mean: tuple[float, ...] = (DEFAULT_MEAN,) * LATENT_DIM
+    std: tuple[float, ...] = (DEFAULT_STD,) * LATENT_DIM
+    griffin_lim_iters: int = 32
+    momentum: float = 0.99                # fast Griffin-Lim; 0 gives plain Griffin-Lim
+    nnls_iters: int = 8                   # multiplicative NNLS updates for the magnitude
+    seed: int = 0                         # initial phase (decode is deterministic)
+
+    def __post_init__(self):
+        if len(self.mean) != self.n_mels or len(self.std) != self.n_mels:
+            raise ValueError(f"mean/std need {self.n_mels} values, got {len(self.mean)}/{len(self.std)}")
+        if min(self.std) <= 0:
+            raise ValueError("std must be positive")
+        if self.n_fft % self.hop:
+            raise ValueError("n_fft must be a multiple of hop")
+
+    # -- shapes
+    @property
+    def latent_dim(self) -> int:
+        return self.n_mels
+
+    def latent_frames(self, duration: float) -> int:
+        return latent_frames(duration) if self.hop == HOP and self.sample_rate == SAMPLE_RATE \
+            else max(int(round(duration * self.sample_rate / self.hop)), 0)
+
+    @property
+    def filterbank(self) -> np.ndarray:   # (n_mels, n_fft//2+1)
+        return mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
+
+    # -- analysis
+    def log_mel(self, wave: np.ndarray, sr: int) -> np.ndarray:
+        """Un-normalised log-mel magnitude. (T_a, n_mels) float64."""
+        x = to_mono_44k(wave, sr, self.sample_rate)
+        T = self.latent_frames(len(x) / self.sample_rate)
+        mag = np.abs(stft(x, T, self.n_fft, self.hop))          # (T, F)
+        mel = mag @ self.filterbank.T                            # (T, n_mels)
+        return np.log(np.maximum(mel, self.floor))
+
+    def encode(self, wave: np.ndarray, sr: int) -> np.ndarray:
+        """(n,) or (n, ch) at any sr → (T_a, n_mels) float32 normalised latent."""
+        z = (self.log_mel(wave, sr) - np.asarray(self.mean)) / np.asarray(self.std)
+        return z.astype(np.float32)
+
+    # -- synthesis
+    def mel_to_magnitude(self, mel: np.ndarray) -> np.ndarray:
+        """Non-negative least squares |X| with |X| @ Mᵀ ≈ mel. (T, n_mels) → (T, F)."""
+        M = self.filterbank
+        mel = np.maximum(mel, 0.0)
+        pinv = mel_pinv(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
+        X = np.maximum(mel @ pinv.T, 0.0) + 1e-3 * (mel @ M / np.maximum(M.sum(0), 1e-8)).clip(0)
+        for _ in range(self.nnls_iters):   # Lee–Seung multiplicative updates (stay ≥ 0)
+            X *= (mel @ M) / np.maximum((X @ M.T) @ M, 1e-12)
+        return X
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """(T_a, n_mels) normalised latent → (T_a·hop,) float32 wave at sample_rate."""
+        z = np.asarray(latent, dtype=np.float64)
+        if z.ndim != 2 or z.shape[1] != self.n_mels:
+            raise CodecError(f"latent must be (T, {self.n_mels}), got shape {z.shape}")
+        if not np.all(np.isfinite(z)):
+            raise CodecError("latent contains NaN or infinite values")
+        T = z.shape[0]
+        if T == 0:
+            return np.zeros(0, dtype=np.float32)
+        log_mel = z * np.asarray(self.std) + np.asarray(self.mean)
+        mel = np.exp(np.minimum(log_mel, 30.0))
+        mel = np.where(log_mel <= math.log(self.floor) + 1e-6, 0.0, mel)   # floor = silence
+        mag = self.mel_to_magnitude(mel)                               # (T, F)
+        return griffin_lim(mag, self.n_fft, self.hop, self.griffin_lim_iters,
+                           self.momentum, self.seed).astype(np.float32)
+
+    # -- stats / serialisation
+    def fit_stats(self, waves: Iterable[tuple[np.ndarray, int] | np.ndarray]) -> "MelCodec":
+        """Per-band mean/std of the log-mel over `waves` ((wave, sr) pairs or 44.1 kHz arrays)."""
+        s = s2 = 0.0
+        n = 0
+        for w in waves:
+            wave, sr = w if isinstance(w, tuple) else (w, self.sample_rate)
+            lm = self.log_mel(wave, sr)
+            s = s + lm.sum(0)
+            s2 = s2 + (lm ** 2).sum(0)
+            n += lm.shape[0]
+        if n == 0:
+            raise ValueError("fit_stats needs at least one non-empty wave")
+        mean = s / n
+        std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0.0))
+        std = np.maximum(std, 0.1 * max(float(std.mean()), 1e-3))   # no near-constant bands blow up
+        return dataclasses.replace(self, mean=tuple(float(v) for v in mean),
+                                   std=tuple(float(v) for v in std))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return {"type": "mel", **d}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MelCodec":
+        if d.get("type", "mel") != "mel":
+            raise ValueError(f"not a mel codec config: type={d.get('type')!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        n_mels = int(kw.get("n_mels", LATENT_DIM))
+        for k in ("mean", "std"):
+            if k in kw:
+                v = kw[k]
+                kw[k] = tuple(float(x) for x in (v if isinstance(v, (list, tuple)) else [v] * n_mels))
+        return cls(**kw)
+
+
+@functools.lru_cache(maxsize=16)
+def mel_pinv(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Pseudo-inverse of `mel_filterbank`. (n_fft//2+1, n_mels)."""
+    p = np.linalg.pinv(mel_filterbank(sr, n_fft, n_mels, fmin, fmax))
+    p.setflags(write=False)
+    return p
+
+
+def griffin_lim(mag: np.ndarray, n_fft: int, hop: int, iters: int = 32,
+                momentum: float = 0.99, seed: int = 0) -> np.ndarray:
+    """Fast Griffin-Lim (Perraudin et al. 2013). mag (T, F) → (T·hop,) float64."""
+    rng = np.random.default_rng(seed)
+    T = mag.shape[0]
+    angles = np.exp(2j * np.pi * rng.random(mag.shape))
+    prev = np.zeros_like(angles)
+    for _ in range(iters):
+        y = istft(mag * angles, n_fft, hop)
+        rebuilt = stft(y, T, n_fft, hop)
+        angles = rebuilt - (momentum / (1 + momentum)) * prev if momentum else rebuilt
+        prev = rebuilt
+        angles = angles / np.maximum(np.abs(angles), 1e-16)
+    return istft(mag * angles, n_fft, hop)
