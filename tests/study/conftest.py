@@ -1,0 +1,95 @@
+"""Shared fixtures for the study tests: tiny stimuli (mp4 + WAV) and manifests in tmp."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import yaml
+
+SYSTEMS = ["SystemAlphaSecret", "SystemBetaSecret", "SystemGammaSecret"]
+SR = 44100
+
+
+def make_video(path: Path, duration: float, size: int = 64) -> None:
+    import imageio_ffmpeg
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"testsrc=size={size}x{size}:rate=24:duration={duration}",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast", str(path)],
+                   check=True)
+
+
+def make_wav(path: Path, duration: float, freq: float) -> None:
+    t = np.arange(int(round(duration * SR))) / SR
+    wave = 0.2 * np.sin(2 * np.pi * freq * t) * (0.5 + 0.5 * (np.sin(2 * np.pi * 2 * t) > 0))
+    soundfile.write(str(path), wave.astype(np.float32), SR)
+
+
+def write_study(root: Path, n_clips: int = 3, trials: int = 2, duration: float = 2.0,
+                name: str = "teststudy", checks: list | None = None, checks_per: int = 0,
+                systems=SYSTEMS, extra: dict | None = None) -> Path:
+    """A study folder with n_clips videos, one WAV per clip x system, and manifest.yaml."""
+    root.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for i in range(n_clips):
+        video = root / f"clip{i}_originalvideo.mp4"
+        if not video.exists():
+            make_video(video, duration)
+        tracks = {}
+        for j, s in enumerate(systems):
+            wav = root / f"{s}_clip{i}_trackfile.wav"
+            if not wav.exists():
+                make_wav(wav, duration, 220.0 * (j + 1) + 10 * i)
+            tracks[s] = wav.name
+        clips.append({"name": f"clip{i}", "video": video.name, "tracks": tracks})
+    m = {"name": name, "title": "Test study", "systems": list(systems), "clips": clips,
+         "trials_per_participant": trials}
+    if checks:
+        m["attention_checks"] = {"per_participant": checks_per, "items": checks}
+    m.update(extra or {})
+    path = root / "manifest.yaml"
+    path.write_text(yaml.safe_dump(m))
+    return path
+
+
+@pytest.fixture(scope="session")
+def stimuli_dir(tmp_path_factory) -> Path:
+    """A folder with 6 clips x 3 systems of 2 s media (made once per session)."""
+    root = tmp_path_factory.mktemp("stimuli")
+    write_study(root, n_clips=6)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """uvicorn serving an app on 127.0.0.1 in a thread; stop() shuts it down."""
+
+    def __init__(self, app):
+        import uvicorn
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        t0 = time.time()
+        while not self.server.started:
+            if time.time() - t0 > 20:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(10)
