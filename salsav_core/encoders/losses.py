@@ -1,0 +1,27 @@
+"""SigLIP sigmoid loss (Zhai et al. 2023), pure."""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+T_INIT = math.log(10.0)   # learned log-temperature init: exp(t) = 10
+B_INIT = -10.0            # learned bias init
+
+
+def siglip_logits(zx, zy, log_t, bias):
+    """(N, D), (M, D) unit vectors -> (N, M) logits = exp(t) * zx zy^T + b."""
+    return zx @ zy.T * jnp.exp(log_t) + bias
+
+
+def siglip_loss(zx, zy, log_t, bias, labels=None):
+    """Sigmoid loss over all pairs, summed over columns, averaged over rows (big_vision).
+
+    labels: (N, M) in {0, 1}, 1 for positive pairs; default the identity (pair i ↔ i).
+    """
+    logits = siglip_logits(zx, zy, log_t, bias)
+    if labels is None:
+        labels = jnp.eye(zx.shape[0], zy.shape[0])
+    signs = 2.0 * labels - 1.0
+    return -jnp.sum(jax.nn.log_sigmoid(signs * logits)) / zx.shape[0]

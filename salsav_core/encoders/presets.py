@@ -1,0 +1,112 @@
+"""Encoder configs (frozen dataclasses) and their named presets.
+
+`tiny` is for the tests; `cpu` is the real one (trains on 2 CPU cores in well under an
+hour each, and as is on a GPU). Training settings live beside the model sizes so that a
+preset name says everything a run needs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    """Image tower over 8 FPS frames + text tower over captions (stands in for SigLIP 2)."""
+    name: str = "cpu"
+    image_size: int = 64
+    patch: int = 8
+    dim: int = 128               # embedding dim (D_sem)
+    width: int = 128             # transformer width
+    image_depth: int = 3
+    text_depth: int = 2
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    vocab_buckets: int = 4096    # hashed word ids; id 0 = padding
+    max_words: int = 24
+    # training
+    batch: int = 64              # frame–caption pairs per step (one frame per clip)
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    clip_seconds: float = 3.0
+    pool_clips: int = 256        # clips cached in memory
+    refresh_per_step: int = 2    # clips replaced in the pool each step
+    ckpt_every: int = 200
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SemanticConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Factorized space–time video encoder + AST-style audio encoder (paper §3.1, A.4)."""
+    name: str = "cpu"
+    image_size: int = 64
+    patch: int = 16              # spatial patch (pixels); input = RGB + frame difference
+    snippet_frames: int = 16     # 16 frames at 24 FPS = 0.667 s
+    dim: int = 128               # feature dim (D_syn)
+    spatial_depth: int = 2
+    temporal_depth: int = 2
+    audio_depth: int = 3
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    n_mels: int = 128
+    mel_frames: int = 64         # 0.667 s at 10 ms hop gives 67; the first 64 are used
+    freq_patch: int = 16
+    time_patch: int = 4          # 40 ms per audio token
+    # training
+    clips_per_batch: int = 4
+    snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    clip_seconds: float = 5.0
+    pool_clips: int = 64
+    refresh_per_step: int = 1
+    ckpt_every: int = 200
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SyncConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+SEMANTIC_PRESETS: dict[str, SemanticConfig] = {
+    "cpu": SemanticConfig(),
+    "tiny": SemanticConfig(name="tiny", image_size=32, patch=8, dim=32, width=32, image_depth=1,
+                           text_depth=1, heads=2, vocab_buckets=512, max_words=16, batch=16,
+                           lr=3e-3, warmup=2, clip_seconds=1.0, pool_clips=16,
+                           refresh_per_step=1, ckpt_every=1000),
+}
+
+SYNC_PRESETS: dict[str, SyncConfig] = {
+    "cpu": SyncConfig(),
+    "tiny": SyncConfig(name="tiny", image_size=32, patch=16, dim=32, spatial_depth=1,
+                       temporal_depth=1, audio_depth=1, heads=2, n_mels=32, freq_patch=16,
+                       time_patch=8, clips_per_batch=2, snippets_per_clip=4, lr=3e-3,
+                       warmup=2, clip_seconds=2.0, pool_clips=4, refresh_per_step=1,
+                       ckpt_every=1000),
+}
+
+
+def semantic_preset(name: str) -> SemanticConfig:
+    try:
+        return SEMANTIC_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown semantic preset {name!r}; choose from {sorted(SEMANTIC_PRESETS)}") from None
+
+
+def sync_preset(name: str) -> SyncConfig:
+    try:
+        return SYNC_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown sync preset {name!r}; choose from {sorted(SYNC_PRESETS)}") from None

@@ -1,0 +1,27 @@
+"""Load trained encoders from a checkpoint folder (config.json + model.safetensors)."""
+from __future__ import annotations
+
+from flax import nnx
+
+from .presets import SemanticConfig, SyncConfig
+from .semantic import SemanticEncoder
+from .state_io import CheckpointError, load_params, read_meta
+from .sync import SyncModel
+
+
+def load_semantic(folder: str) -> SemanticEncoder:
+    meta = read_meta(folder)
+    if meta.get("kind") != "semantic":
+        raise CheckpointError(f"{folder!r} holds a {meta.get('kind')!r} encoder, not 'semantic'")
+    model = SemanticEncoder(SemanticConfig.from_dict(meta["config"]), nnx.Rngs(0))
+    load_params(folder, model)
+    return model
+
+
+def load_sync(folder: str) -> SyncModel:
+    meta = read_meta(folder)
+    if meta.get("kind") != "sync":
+        raise CheckpointError(f"{folder!r} holds a {meta.get('kind')!r} encoder, not 'sync'")
+    model = SyncModel(SyncConfig.from_dict(meta["config"]), nnx.Rngs(0))
+    load_params(folder, model)
+    return model

@@ -1,0 +1,216 @@
+"""Train the semantic encoder and the sync model on SynthFoley clips made on the fly.
+
+    python -m salsav_core.encoders.train semantic|sync --preset cpu --steps N --out DIR
+
+A pool of clips is kept in memory and part of it is replaced every step, so clip synthesis
+does not dominate. AdamW with warmup + cosine decay, a tqdm bar with the loss, periodic
+checkpoints (config.json + model.safetensors + train_state.safetensors) and resume.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from tqdm import tqdm
+
+from .audio_frontend import snippet_mels, to_16k
+from .losses import siglip_loss, siglip_logits
+from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
+from .semantic import SemanticEncoder, frames_to_float
+from .state_io import load_params, load_train_state, read_meta, save_folder
+from .sync import SyncModel
+from .text import tokenize
+
+TRAIN_SEED_MAX = 1_000_000
+SYNC_FPS = 24
+SEM_STRIDE = 3   # 24 FPS -> 8 FPS
+
+
+def default_make_clip():
+    from salsav_core.data.synthfoley import make_clip  # lazy: the world lands in its own module
+    return make_clip
+
+
+class ClipPool:
+    """In-memory pool of prepared clips; `refresh(k)` replaces k random entries with new seeds."""
+
+    def __init__(self, make_clip, prepare, size: int, duration: float, image_size: int, rng):
+        self.make_clip, self.prepare, self.duration, self.rng = make_clip, prepare, duration, rng
+        self.image_size = image_size
+        self.items = [self._new() for _ in range(size)]
+
+    def _new(self):
+        seed = int(self.rng.integers(0, TRAIN_SEED_MAX))
+        return self.prepare(self.make_clip(seed, duration=self.duration, size=self.image_size))
+
+    def refresh(self, k: int):
+        for i in self.rng.choice(len(self.items), size=min(k, len(self.items)), replace=False):
+            self.items[i] = self._new()
+
+
+# ---------------------------------------------------------------- batches (numpy)
+
+def semantic_item(clip):
+    return clip.frames[::SEM_STRIDE], clip.caption
+
+
+def semantic_batch(pool: ClipPool, cfg: SemanticConfig, rng) -> dict:
+    """One random 8 FPS frame per clip + its caption; labels mark every pair with the same caption."""
+    idx = rng.choice(len(pool.items), size=min(cfg.batch, len(pool.items)), replace=False)
+    frames = np.stack([pool.items[i][0][rng.integers(len(pool.items[i][0]))] for i in idx])
+    caps = [pool.items[i][1] for i in idx]
+    labels = np.array([[a == b for b in caps] for a in caps], np.float32)
+    return {"frames": frames, "ids": tokenize(caps, cfg.vocab_buckets, cfg.max_words), "labels": labels}
+
+
+def sync_item(clip):
+    return clip.frames, to_16k(clip.audio, 44100)
+
+
+def sync_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
+    """`clips_per_batch` clips × `snippets_per_clip` snippets at distinct starts (hard negatives)."""
+    f = cfg.snippet_frames
+    frames, mels = [], []
+    for i in rng.choice(len(pool.items), size=min(cfg.clips_per_batch, len(pool.items)), replace=False):
+        fr, wave = pool.items[i]
+        starts = rng.choice(len(fr) - f + 1, size=cfg.snippets_per_clip, replace=False)
+        frames += [fr[s:s + f] for s in starts]
+        mels.append(snippet_mels(wave, starts / SYNC_FPS, f / SYNC_FPS, cfg.mel_frames, cfg.n_mels))
+    return {"frames": np.stack(frames), "mel": np.concatenate(mels)}
+
+
+# ---------------------------------------------------------------- losses (traced)
+
+def semantic_loss(model: SemanticEncoder, batch):
+    zi = model.embed_images(frames_to_float(batch["frames"], model.cfg.image_size))   # (B, D)
+    zt = model.embed_ids(batch["ids"])                                                # (B, D)
+    loss = siglip_loss(zi, zt, model.log_t[...], model.bias[...], batch["labels"])
+    hit = batch["labels"][jnp.arange(zi.shape[0]), jnp.argmax(zi @ zt.T, axis=1)]
+    return loss, hit.mean()
+
+
+def sync_loss(model: SyncModel, batch):
+    zv = model.embed_video(batch["frames"])    # (B, D)
+    za = model.embed_mel(batch["mel"])         # (B, D)
+    loss = siglip_loss(zv, za, model.log_t[...], model.bias[...])
+    acc = jnp.mean(jnp.argmax(siglip_logits(zv, za, 0.0, 0.0), axis=1) == jnp.arange(zv.shape[0]))
+    return loss, acc
+
+
+# ---------------------------------------------------------------- loop
+
+def _optimizer(model, cfg, steps: int):
+    sched = optax.warmup_cosine_decay_schedule(0.0, cfg.lr, min(cfg.warmup, max(steps - 1, 1)),
+                                               max(steps, cfg.warmup + 1), end_value=cfg.lr * 0.05)
+    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=cfg.weight_decay))
+    return nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+
+def _train(kind, model, cfg, loss_fn, item_fn, batch_fn, steps, out_dir, resume, seed, log_every,
+           make_clip, progress):
+    opt = _optimizer(model, cfg, steps)
+    start, history = 0, []
+    if resume and out_dir and os.path.isfile(os.path.join(out_dir, "config.json")):
+        meta = read_meta(out_dir)
+        if meta.get("kind") == kind and meta.get("config") == cfg.to_dict():
+            load_params(out_dir, model)
+            if load_train_state(out_dir, opt):
+                start, history = int(meta.get("step", 0)), list(meta.get("history", []))
+    rng = np.random.default_rng([seed, start])
+    t0 = time.time()
+    pool = ClipPool(make_clip or default_make_clip(), item_fn, cfg.pool_clips, cfg.clip_seconds,
+                    cfg.image_size, rng)
+    pool_s = time.time() - t0
+
+    graphdef, state = nnx.split((model, opt))
+
+    @jax.jit
+    def step_fn(state, batch):
+        m, o = nnx.merge(graphdef, state)
+        (loss, acc), grads = nnx.value_and_grad(loss_fn, has_aux=True)(m, batch)
+        o.update(m, grads)
+        return nnx.state((m, o)), loss, acc
+
+    def save(step):
+        if out_dir:
+            nnx.update((model, opt), state)
+            save_folder(out_dir, {"kind": kind, "config": cfg.to_dict(), "step": step,
+                                  "history": history}, model, opt)
+
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc=kind, disable=not progress,
+               mininterval=2.0)
+    losses, accs, t1 = [], [], time.time()
+    step = start
+    try:
+        for step in bar:
+            batch = batch_fn(pool, cfg, rng)
+            state, loss, acc = step_fn(state, batch)
+            pool.refresh(cfg.refresh_per_step)
+            losses.append(float(loss)); accs.append(float(acc))
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", acc=f"{accs[-1]:.2f}")
+            if (step + 1) % log_every == 0 or step + 1 == steps:
+                history.append({"step": step + 1, "loss": float(np.mean(losses[-log_every:])),
+                                "acc": float(np.mean(accs[-log_every:])),
+                                "seconds": round(time.time() - t1, 1)})
+                if not progress:
+                    print(f"{kind} step {step + 1}/{steps} {history[-1]}", flush=True)
+            if (step + 1) % cfg.ckpt_every == 0 and step + 1 < steps:
+                save(step + 1)
+        step = steps
+    except KeyboardInterrupt:
+        save(step)
+        raise
+    nnx.update((model, opt), state)
+    save(max(step, start))
+    tail = losses[-max(1, min(len(losses), log_every)):] if losses else [float("nan")]
+    metrics = {"steps": max(step, start), "start_step": start, "train_seconds": time.time() - t1,
+               "pool_seconds": pool_s, "final_loss": float(np.mean(tail)),
+               "first_loss": losses[0] if losses else float("nan"), "losses": losses,
+               "batch_acc": float(np.mean(accs[-max(1, min(len(accs), log_every)):])) if accs else float("nan"),
+               "history": history}
+    return model, metrics
+
+
+def train_semantic(preset="cpu", steps: int = 2000, out_dir: str | None = None, resume: bool = True,
+                   seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True):
+    """Train (or resume) the semantic encoder; returns (model, metrics)."""
+    cfg = semantic_preset(preset) if isinstance(preset, str) else preset
+    model = SemanticEncoder(cfg, nnx.Rngs(seed))
+    return _train("semantic", model, cfg, semantic_loss, semantic_item, semantic_batch, steps, out_dir,
+                  resume, seed, log_every, make_clip, progress)
+
+
+def train_sync(preset="cpu", steps: int = 2000, out_dir: str | None = None, resume: bool = True,
+               seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True):
+    """Train (or resume) the sync model; returns (model, metrics)."""
+    cfg = sync_preset(preset) if isinstance(preset, str) else preset
+    model = SyncModel(cfg, nnx.Rngs(seed))
+    return _train("sync", model, cfg, sync_loss, sync_item, sync_batch, steps, out_dir, resume, seed,
+                  log_every, make_clip, progress)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m salsav_core.encoders.train", description=__doc__.split("\n")[0])
+    ap.add_argument("kind", choices=["semantic", "sync"])
+    ap.add_argument("--preset", default="cpu")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--no-resume", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="plain log lines instead of a tqdm bar")
+    a = ap.parse_args(argv)
+    fn = train_semantic if a.kind == "semantic" else train_sync
+    _, metrics = fn(a.preset, a.steps, a.out, resume=not a.no_resume, seed=a.seed,
+                    log_every=a.log_every, progress=not a.no_progress)
+    print({k: v for k, v in metrics.items() if k not in ("losses", "history")})
+
+
+if __name__ == "__main__":
+    main()
