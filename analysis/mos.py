@@ -217,7 +217,7 @@ def to_markdown(wide: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_latex(wide: pd.DataFrame, caption: str = "Human evaluation (MOS, 95% CI).") -> str:
+def to_latex(wide: pd.DataFrame, caption: str = r"Human evaluation (MOS, 95\% CI).") -> str:
     esc = lambda s: str(s).replace("_", r"\_").replace("±", r"$\pm$")  # noqa: E731
     head = " & ".join([wide.index.name or ""] + list(wide.columns)) + r" \\"
     body = "\n".join(" & ".join([esc(i)] + [esc(v) for v in row]) + r" \\"
