@@ -1,0 +1,26 @@
+"""Settings of the study web app (frozen dataclass with named presets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySettings:
+    db_url: str = "sqlite:///study.db"
+    admin_password: str | None = None  # None: env SALSAV_ADMIN_PASSWORD; unset -> /admin refuses
+    study: str | None = None           # default study (name or id); None: the newest one
+    cookie_name: str = "salsav_participant"
+    cookie_secure: bool = False        # set True behind HTTPS
+    prefix: str = "/study"
+    admin_prefix: str = "/admin"
+
+    def resolved_admin_password(self) -> str | None:
+        return self.admin_password or os.environ.get("SALSAV_ADMIN_PASSWORD") or None
+
+
+PRESETS = {
+    "local": StudySettings(),
+    "space": StudySettings(db_url="sqlite:////data/study.db", cookie_secure=True),
+}

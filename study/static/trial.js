@@ -1,0 +1,138 @@
+// Trial page: loads the state, builds the player and the rating scales, saves every
+// click at once (so a reload loses nothing) and completes the trial with "Next".
+"use strict";
+
+(async function () {
+  const root = document.getElementById("trial");
+  const $ = (id) => document.getElementById(id);
+  const err = (m) => { $("error").textContent = m || ""; };
+
+  async function getJSON(url, opts) {
+    const r = await fetch(url, Object.assign({ headers: { "Content-Type": "application/json" } }, opts));
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(body.error || ("request failed: " + r.status));
+    return body;
+  }
+
+  let state;
+  try { state = await getJSON(root.dataset.stateUrl); } catch (e) { err(e.message); return; }
+  if (state.done || !state.trial) { location.reload(); return; }
+  const cfg = state.config, trial = state.trial;
+  const labels = trial.tracks.map((t) => t.label);
+  const axes = cfg.axes;
+  const ratings = {};                       // label -> axis -> score
+  for (const l of labels) ratings[l] = Object.assign({}, trial.ratings[l] || {});
+  const played = {};
+  for (const l of labels) played[l] = !cfg.require_play || Object.keys(ratings[l]).length > 0;
+  let activeSince = null;
+
+  $("progress").textContent = `Trial ${trial.index + 1} of ${trial.total}`;
+
+  // ---------------------------------------------------------------- rating scales
+  const box = document.createElement("div");
+  box.className = "tracks";
+  for (const l of labels) {
+    const card = document.createElement("div");
+    card.className = "track";
+    card.id = "track-" + l;
+    card.innerHTML = `<h3>Track ${l}</h3><p class="hint lock-note">Play this track to rate it.</p>`;
+    for (const a of axes) {
+      const ax = document.createElement("div");
+      ax.className = "axis";
+      ax.innerHTML = `<div><b>${a.name}</b></div><div class="q">${a.question}</div>`;
+      const sc = document.createElement("div");
+      sc.className = "scale";
+      for (let v = cfg.scale.min; v <= cfg.scale.max; v++) {
+        const lab = document.createElement("label");
+        const inp = document.createElement("input");
+        inp.type = "radio"; inp.name = `r-${l}-${a.key}`; inp.value = v;
+        inp.dataset.label = l; inp.dataset.axis = a.key;
+        if (ratings[l][a.key] === v) inp.checked = true;
+        inp.addEventListener("change", () => rate(l, a.key, v));
+        lab.appendChild(inp);
+        lab.appendChild(document.createTextNode(String(v) + (cfg.scale.labels[v] ? " " + cfg.scale.labels[v] : "")));
+        sc.appendChild(lab);
+      }
+      ax.appendChild(sc);
+      card.appendChild(ax);
+    }
+    box.appendChild(card);
+  }
+  $("ratings").appendChild(box);
+
+  function complete() { return labels.every((l) => axes.every((a) => ratings[l][a.key] !== undefined)); }
+
+  function refresh() {
+    for (const l of labels) {
+      const card = $("track-" + l);
+      card.classList.toggle("locked", !played[l]);
+      card.querySelector(".lock-note").style.display = played[l] ? "none" : "";
+      for (const inp of card.querySelectorAll("input")) inp.disabled = !played[l];
+    }
+    for (const b of document.querySelectorAll("#track-buttons button")) b.classList.toggle("active", player && b.dataset.label === player.active);
+    $("play").textContent = player && player.playing ? "Pause" : "Play";
+    $("next").disabled = !complete();
+  }
+
+  async function rate(label, axis, score) {
+    ratings[label][axis] = score;
+    refresh();
+    try {
+      await getJSON(root.dataset.rateUrl + trial.trial_id + "/ratings",
+        { method: "POST", body: JSON.stringify({ ratings: { [label]: { [axis]: score } }, complete: false }) });
+      err("");
+    } catch (e) { err("Could not save: " + e.message); }
+  }
+
+  // ---------------------------------------------------------------- player
+  const video = $("video");
+  video.src = trial.video;
+  let player = null;
+  player = new SyncedPlayer(video, trial.tracks, {
+    crossfadeMs: cfg.crossfade_ms, loop: $("loop").checked,
+    onTick: (p) => {
+      if (p.playing) {
+        const now = performance.now();
+        if (activeSince === null || activeSince.label !== p.active) activeSince = { label: p.active, t: now };
+        else if (!played[p.active] && now - activeSince.t > 300) { played[p.active] = true; refresh(); }
+      } else activeSince = null;
+      $("status").textContent = `${p.playing ? "Playing" : "Paused"} track ${p.active} · ${p.audioPosition().toFixed(1)} s`;
+    },
+    onEnded: () => refresh(),
+  });
+  window.studyPlayer = player;
+  for (const l of labels) {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = l; b.dataset.label = l; b.id = "select-" + l;
+    b.addEventListener("click", () => { player.select(l); refresh(); });
+    $("track-buttons").appendChild(b);
+  }
+  refresh();
+  $("status").textContent = "Loading audio…";
+  try { await player.load(); } catch (e) { err(e.message); return; }
+  $("play").disabled = false;
+  $("status").textContent = "Ready";
+  root.dataset.ready = "1";
+
+  $("play").addEventListener("click", async () => { await player.toggle(); refresh(); });
+  $("loop").addEventListener("change", () => player.setLoop($("loop").checked));
+  // space on a focused button would also "click" it on keyup: swallow that
+  document.addEventListener("keyup", (ev) => { if (ev.code === "Space") ev.preventDefault(); });
+  document.addEventListener("keydown", async (ev) => {
+    if (ev.target && ev.target.tagName === "INPUT" && ev.target.type !== "radio" && ev.target.type !== "checkbox") return;
+    if (ev.code === "Space") { ev.preventDefault(); await player.toggle(); refresh(); return; }
+    const i = parseInt(ev.key, 10);
+    if (i >= 1 && i <= labels.length) { player.select(labels[i - 1]); refresh(); }
+  });
+
+  $("next").addEventListener("click", async () => {
+    $("next").disabled = true;
+    try {
+      const st = await getJSON(root.dataset.rateUrl + trial.trial_id + "/ratings",
+        { method: "POST", body: JSON.stringify({ ratings, complete: true }) });
+      player.dispose();
+      location.reload();
+      return st;
+    } catch (e) { err(e.message); refresh(); }
+  });
+})();

@@ -1,0 +1,210 @@
+"""Browser tests in headless Chromium (Playwright sync API) against a live uvicorn server."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from study import db, web
+from study.manifest import load_manifest
+from study.settings import StudySettings
+from tests.study.conftest import SYSTEMS, ServerThread, write_study
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required"]
+AXES = ("overall", "sync", "quality")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live_study(tmp_path):
+    """A 2-trial study (3 clips of 3 s) served on a free loopback port."""
+    root = tmp_path / "stim"
+    manifest = write_study(root, n_clips=3, trials=2, duration=3.0, name="browserstudy")
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    engine = db.make_engine(url)
+    load_manifest(engine, manifest)
+    settings = StudySettings(db_url=url, admin_password="pw")
+    srv = ServerThread(web.create_app(settings, engine=engine))
+    yield {"srv": srv, "url": url, "engine": engine, "root": root, "settings": settings}
+    srv.stop()
+
+
+def start(page, base: str, pid: str) -> None:
+    page.goto(f"{base}/study?PROLIFIC_PID={pid}&STUDY_ID=s1&SESSION_ID=x1")
+    page.check("#agree")
+    page.click("#consent-submit")
+    page.click("#volume-play")
+    page.check("#volume-ok")
+    page.click("#instructions-continue")
+
+
+def play_and_rate(page, rng: random.Random, partial_only: bool = False) -> tuple[int, dict]:
+    """Play every track of the current trial, rate all of them; return (trial_id, ratings)."""
+    page.wait_for_selector("#trial[data-ready='1']", timeout=20000)
+    labels = page.evaluate("studyPlayer.tracks.map(t => t.label)")
+    assert labels == ["A", "B", "C"]
+    # a track cannot be rated before it was played, and Next waits for all nine scores
+    assert page.is_disabled("input[name='r-B-overall'][value='3']")
+    assert page.is_disabled("#next")
+    page.click("#play")
+    for lab in labels:
+        page.click(f"#select-{lab}")
+        page.wait_for_function(f"!document.querySelector(\"input[name='r-{lab}-overall']\").disabled", timeout=5000)
+    page.keyboard.press("Space")  # pause from the keyboard
+    page.wait_for_function("!studyPlayer.playing", timeout=3000)
+    trial_id = int(page.evaluate("fetch(document.querySelector('#trial').dataset.stateUrl)"
+                                 ".then(r => r.json()).then(s => s.trial.trial_id)"))
+    ratings = {}
+    for lab in labels:
+        for ax in AXES:
+            if partial_only and (lab, ax) != ("A", "overall"):
+                continue
+            v = rng.randint(1, 5)
+            ratings.setdefault(lab, {})[ax] = v
+            page.check(f"input[name='r-{lab}-{ax}'][value='{v}']")
+            if lab != "C" or ax != "quality":
+                assert page.is_disabled("#next") or partial_only
+    return trial_id, ratings
+
+
+def stored(engine, pid: str) -> dict:
+    with db.read_session(engine) as s:
+        rows = s.execute(select(db.Trial.id, db.Rating.label, db.Rating.axis, db.Rating.score)
+                         .join(db.Rating, db.Rating.trial_id == db.Trial.id)
+                         .join(db.Participant, db.Trial.participant_id == db.Participant.id)
+                         .where(db.Participant.external_id == pid)).all()
+    return {(t, lab, ax): sc for t, lab, ax, sc in rows}
+
+
+def test_participant_completes_study_and_resumes_after_restart(browser, live_study):
+    srv, engine = live_study["srv"], live_study["engine"]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    rng = random.Random(7)
+    start(page, srv.url, "PID42")
+    submitted = {}
+    # trial 1: one score given, then the server restarts and the tab is reopened
+    tid1, part = play_and_rate(page, rng, partial_only=True)
+    page.wait_for_timeout(300)
+    page.close()
+    srv.stop()
+    engine.dispose()
+    engine2 = db.make_engine(live_study["url"])
+    srv2 = ServerThread(web.create_app(live_study["settings"], engine=engine2))
+    try:
+        # a new tab on the study link: the cookie (host-scoped, any port) resumes the session
+        page = ctx.new_page()
+        page.goto(f"{srv2.url}/study?PROLIFIC_PID=PID42")
+        page.wait_for_selector("#trial[data-ready='1']", timeout=20000)
+        assert page.evaluate("fetch(document.querySelector('#trial').dataset.stateUrl).then(r => r.json())"
+                             ".then(s => s.trial.trial_id)") == tid1
+        assert page.is_checked(f"input[name='r-A-overall'][value='{part['A']['overall']}']")
+        for _ in range(2):
+            tid, ratings = play_and_rate(page, rng)
+            assert not page.is_disabled("#next")
+            with page.expect_navigation():
+                page.click("#next")
+            submitted.update({(tid, lab, ax): v for lab, by in ratings.items() for ax, v in by.items()})
+        page.wait_for_selector("#completion-code", timeout=10000)
+        code = page.inner_text("#completion-code").strip()
+        assert len(code) == 8
+        # the database holds exactly the submitted ratings
+        assert stored(engine2, "PID42") == submitted
+        with db.read_session(engine2) as s:
+            p = s.scalars(select(db.Participant).where(db.Participant.external_id == "PID42")).one()
+            assert (p.completion_code, p.external_study_id, p.external_session_id) == (code, "s1", "x1")
+        # a reload after the end shows the code again
+        page.goto(f"{srv2.url}/study")
+        assert page.inner_text("#completion-code").strip() == code
+    finally:
+        srv2.stop()
+        ctx.close()
+
+
+def test_switching_keeps_video_on_the_audio_clock(browser, live_study):
+    page = browser.new_page()
+    start(page, live_study["srv"].url, "SYNC1")
+    page.wait_for_selector("#trial[data-ready='1']", timeout=20000)
+    page.click("#play")
+    page.wait_for_timeout(400)  # let playback settle
+    rng = random.Random(3)
+    labels = ["A", "B", "C"]
+    results = []
+    for i in range(12):  # crosses the 3 s loop point
+        page.wait_for_timeout(rng.randint(80, 450))
+        target = labels[(labels.index(page.evaluate("studyPlayer.active")) + rng.randint(1, 2)) % 3]
+        r = page.evaluate("""async (label) => {
+            const p = window.studyPlayer;
+            const L = p.length;
+            const a0 = p.audioPosition(), w0 = performance.now();
+            p.select(label);
+            const d0 = p.audioPosition() - p.videoTime();
+            await new Promise(r => setTimeout(r, 60));
+            const a1 = p.audioPosition(), w1 = performance.now(), v1 = p.videoTime();
+            const adv = ((a1 - a0) % L + L) % L;
+            const wrap = (d) => { d = ((d % L) + L) % L; return d > L / 2 ? d - L : d; };
+            return {drift0: wrap(d0), drift1: wrap(a1 - v1), jump: adv - (w1 - w0) / 1000,
+                    active: p.active, playing: p.playing};
+        }""", target)
+        results.append(r)
+        assert r["active"] == target and r["playing"]
+    bad = [r for r in results if abs(r["drift0"]) >= 0.040 or abs(r["drift1"]) >= 0.040 or abs(r["jump"]) >= 0.030]
+    assert not bad, (bad, results)
+    # the inactive tracks are silent, the active one at full gain after the crossfade
+    gains = page.evaluate("Object.fromEntries(Object.entries(studyPlayer.gains).map(([k, g]) => [k, g.gain.value]))")
+    assert gains[results[-1]["active"]] == pytest.approx(1.0) and sorted(gains.values())[:2] == [0, 0]
+    page.close()
+
+
+def test_nothing_names_a_system_or_file(browser, live_study):
+    root: Path = live_study["root"]
+    secrets_ = set(SYSTEMS) | {p.name for p in root.iterdir()} | {p.stem for p in root.iterdir()}
+    secrets_ -= {"manifest.yaml", "manifest"}
+    seen: list[tuple[str, bytes]] = []
+    page = browser.new_page()
+
+    def on_response(resp):
+        try:
+            body = resp.body()
+        except Exception:  # redirects have no body
+            body = b""
+        headers = " ".join(f"{k}: {v}" for k, v in resp.headers.items())
+        seen.append((resp.url + " " + headers, body))
+
+    page.on("response", on_response)
+    start(page, live_study["srv"].url, "BLIND1")
+    rng = random.Random(1)
+    for _ in range(2):
+        play_and_rate(page, rng)
+        with page.expect_navigation():
+            page.click("#next")
+    page.wait_for_selector("#completion-code", timeout=10000)
+    state = page.evaluate("JSON.stringify(performance.getEntries().map(e => e.name))")
+    page.close()
+    kinds = {u.split(" ")[0].split("?")[0].rsplit("/", 2)[-2] for u, _ in seen}
+    assert "media" in kinds and len(seen) > 15
+    for url_headers, body in seen:
+        text = url_headers + "\n" + body.decode("latin-1")
+        for s in secrets_:
+            assert s not in text, f"{s!r} leaked in {url_headers[:120]}"
+    for s in secrets_:
+        assert s not in state
