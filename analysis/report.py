@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
     ap.add_argument("--ratings", required=True, help="database URL (sqlite:///study.db), .csv or .parquet")
     ap.add_argument("--study", default=None, help="study id or name (database only; default: newest)")
-    ap.add_argument("--out", default="analysis_out", help="output folder (default: analysis_out)")
+    ap.add_argument("--out", default="out/analysis", help="output folder (default: out/analysis)")
     ap.add_argument("--ci", choices=["t", "bootstrap"], default="t")
     ap.add_argument("--exclude", default="", help="comma-separated participant ids to leave out")
     ap.add_argument("--exclude-flagged", action="store_true",

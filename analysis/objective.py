@@ -1,0 +1,128 @@
+"""Model-side tables from `salsav eval`'s JSON (read defensively: every section is optional).
+
+Expected shape (missing keys are skipped, unknown keys are shown as they are):
+    {"steps":    {"1": {metric: value, ...}, "8": {...}, "32": {...}},
+     "controls": {"shifted": {...}, "other_video": {...}},
+     "conditioning": {"0": {"swsd": ...}, "0.5": {...}} or [{"ref_s": 0, "swsd": ...}, ...],
+     "long_form":    {"segments": [{...}, ...], "single_pass": {...}} or [{...}, ...]}
+Metrics: sync_recall_50ms, sync_precision_50ms, sync_median_ms, silence_kept, swsd, ...
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+
+METRICS = ("sync_recall_50ms", "sync_precision_50ms", "sync_median_ms", "silence_kept", "swsd")
+DEFAULT_EVAL_JSON = "checkpoints/salsav-synthfoley/eval.json"
+
+
+class EvalFileError(ValueError):
+    """The eval JSON exists but is not a mapping of sections."""
+
+
+def eval_path() -> str:
+    return os.environ.get("SALSAV_EVAL_JSON", DEFAULT_EVAL_JSON)
+
+
+def load_eval(path: str | None = None) -> dict | None:
+    """The parsed eval JSON, or None when the file does not exist."""
+    path = path or eval_path()
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        try:
+            ev = json.load(f)
+        except json.JSONDecodeError as e:
+            raise EvalFileError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(ev, dict):
+        raise EvalFileError(f"{path} must hold a JSON object with sections such as 'steps'")
+    return ev
+
+
+def _num(k):
+    try:
+        f = float(k)
+    except (TypeError, ValueError):
+        return k
+    return int(f) if f.is_integer() else f
+
+
+def keyed_table(section, key: str) -> pd.DataFrame:
+    """{k: {metric: v}} or [{key: k, metric: v}] -> one row per k (numeric keys sorted)."""
+    if isinstance(section, dict):
+        rows = [{key: _num(k), **(v if isinstance(v, dict) else {"value": v})}
+                for k, v in section.items()]
+    elif isinstance(section, list):
+        rows = [r if isinstance(r, dict) else {"value": r} for r in section]
+    else:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    if key in df and pd.api.types.is_numeric_dtype(df[key]):
+        df = df.sort_values(key).reset_index(drop=True)
+    first = [c for c in [key, *METRICS] if c in df]
+    return df[first + [c for c in df.columns if c not in first and _flat(df[c])]]
+
+
+def _flat(col: pd.Series) -> bool:
+    return not col.map(lambda v: isinstance(v, (dict, list))).any()
+
+
+def steps_table(ev: dict) -> pd.DataFrame:
+    return keyed_table(ev.get("steps") or {}, "steps")
+
+
+def controls_table(ev: dict, model_steps: int = 8) -> pd.DataFrame:
+    """The controls next to the model at `model_steps` (shows sync collapsing without the video)."""
+    rows = keyed_table(ev.get("controls") or {}, "condition")
+    st = steps_table(ev)
+    if len(st) and model_steps in set(st["steps"]):
+        model = st[st["steps"] == model_steps].drop(columns="steps").assign(
+            condition=f"model ({model_steps} steps)")
+        rows = pd.concat([model, rows], ignore_index=True)
+    return rows[["condition"] + [c for c in rows.columns if c != "condition"]] if len(rows) else rows
+
+
+def conditioning_table(ev: dict) -> pd.DataFrame:
+    return keyed_table(ev.get("conditioning") or {}, "reference_s")
+
+
+def long_form_tables(ev: dict) -> dict[str, pd.DataFrame]:
+    """{'segments': per-segment rows, 'single_pass': ...} from whatever the section holds."""
+    lf = ev.get("long_form")
+    if lf is None:
+        return {}
+    if isinstance(lf, list):
+        return {"segments": keyed_table(lf, "segment")}
+    out = {}
+    for k, v in lf.items():
+        if isinstance(v, list):
+            out[k] = keyed_table(v, "segment")
+        elif isinstance(v, dict):
+            nested = all(isinstance(x, dict) for x in v.values())
+            out[k] = keyed_table(v, "segment") if nested else pd.DataFrame([v])
+    scalars = {k: v for k, v in lf.items() if not isinstance(v, (list, dict))}
+    if scalars:
+        out["summary"] = pd.DataFrame([scalars])
+    return out
+
+
+def claims(ev: dict) -> pd.DataFrame:
+    """The paper's claims checked on the numbers: 8 vs 32 steps (relative gap) and the controls."""
+    st = steps_table(ev)
+    rows = []
+    if len(st) and {8, 32} <= set(st["steps"]):
+        a, b = st.set_index("steps").loc[8], st.set_index("steps").loc[32]
+        for m in ("sync_recall_50ms", "swsd"):
+            if m in st and b[m]:
+                rows.append({"claim": f"{m}: 8 vs 32 steps", "value_8": a[m], "value_32": b[m],
+                             "relative_gap": abs(a[m] - b[m]) / abs(b[m])})
+    ct = controls_table(ev)
+    if len(ct) and "sync_recall_50ms" in ct and ct["condition"].str.startswith("model").any():
+        model = ct.loc[ct["condition"].str.startswith("model"), "sync_recall_50ms"].iloc[0]
+        for r in ct[~ct["condition"].str.startswith("model")].itertuples():
+            rows.append({"claim": f"sync_recall_50ms: model vs {r.condition}", "value_8": model,
+                         "value_control": r.sync_recall_50ms,
+                         "ratio": model / r.sync_recall_50ms if r.sync_recall_50ms else float("inf")})
+    return pd.DataFrame(rows)
