@@ -47,21 +47,21 @@ class SemanticConfig:
 class SyncConfig:
     """Factorized space–time video encoder + AST-style audio encoder (paper §3.1, A.4)."""
     name: str = "cpu"
-    image_size: int = 64
-    patch: int = 16              # spatial patch (pixels); input = RGB + frame difference
+    image_size: int = 32         # frames are resized to this inside the model
+    patch: int = 8               # spatial patch (pixels); input = RGB + frame difference
     snippet_frames: int = 16     # 16 frames at 24 FPS = 0.667 s
     dim: int = 128               # feature dim (D_syn)
-    spatial_depth: int = 2
+    spatial_depth: int = 1
     temporal_depth: int = 2
-    audio_depth: int = 3
+    audio_depth: int = 2
     heads: int = 4
     mlp_ratio: float = 4.0
     n_mels: int = 128
     mel_frames: int = 64         # 0.667 s at 10 ms hop gives 67; the first 64 are used
-    freq_patch: int = 16
+    freq_patch: int = 32
     time_patch: int = 4          # 40 ms per audio token
     # training
-    clips_per_batch: int = 4
+    clips_per_batch: int = 3
     snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
     lr: float = 1e-3
     weight_decay: float = 1e-4

@@ -113,7 +113,7 @@ def _optimizer(model, cfg, steps: int):
 
 
 def _train(kind, model, cfg, loss_fn, item_fn, batch_fn, steps, out_dir, resume, seed, log_every,
-           make_clip, progress):
+           make_clip, progress, max_seconds):
     opt = _optimizer(model, cfg, steps)
     start, history = 0, []
     if resume and out_dir and os.path.isfile(os.path.join(out_dir, "config.json")):
@@ -162,7 +162,11 @@ def _train(kind, model, cfg, loss_fn, item_fn, batch_fn, steps, out_dir, resume,
                     print(f"{kind} step {step + 1}/{steps} {history[-1]}", flush=True)
             if (step + 1) % cfg.ckpt_every == 0 and step + 1 < steps:
                 save(step + 1)
-        step = steps
+            if max_seconds is not None and time.time() - t1 > max_seconds:
+                step += 1
+                break
+        else:
+            step = steps
     except KeyboardInterrupt:
         save(step)
         raise
@@ -178,21 +182,23 @@ def _train(kind, model, cfg, loss_fn, item_fn, batch_fn, steps, out_dir, resume,
 
 
 def train_semantic(preset="cpu", steps: int = 2000, out_dir: str | None = None, resume: bool = True,
-                   seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True):
+                   seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True,
+                   max_seconds: float | None = None):
     """Train (or resume) the semantic encoder; returns (model, metrics)."""
     cfg = semantic_preset(preset) if isinstance(preset, str) else preset
     model = SemanticEncoder(cfg, nnx.Rngs(seed))
     return _train("semantic", model, cfg, semantic_loss, semantic_item, semantic_batch, steps, out_dir,
-                  resume, seed, log_every, make_clip, progress)
+                  resume, seed, log_every, make_clip, progress, max_seconds)
 
 
 def train_sync(preset="cpu", steps: int = 2000, out_dir: str | None = None, resume: bool = True,
-               seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True):
+               seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True,
+                   max_seconds: float | None = None):
     """Train (or resume) the sync model; returns (model, metrics)."""
     cfg = sync_preset(preset) if isinstance(preset, str) else preset
     model = SyncModel(cfg, nnx.Rngs(seed))
     return _train("sync", model, cfg, sync_loss, sync_item, sync_batch, steps, out_dir, resume, seed,
-                  log_every, make_clip, progress)
+                  log_every, make_clip, progress, max_seconds)
 
 
 def main(argv=None):
@@ -203,12 +209,14 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
     ap.add_argument("--no-resume", action="store_true")
     ap.add_argument("--no-progress", action="store_true", help="plain log lines instead of a tqdm bar")
     a = ap.parse_args(argv)
     fn = train_semantic if a.kind == "semantic" else train_sync
     _, metrics = fn(a.preset, a.steps, a.out, resume=not a.no_resume, seed=a.seed,
-                    log_every=a.log_every, progress=not a.no_progress)
+                    log_every=a.log_every, progress=not a.no_progress,
+                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes)
     print({k: v for k, v in metrics.items() if k not in ("losses", "history")})
 
 
