@@ -46,3 +46,9 @@ def notebook_text(nb) -> str:
             elif o.output_type in ("display_data", "execute_result"):
                 out.append(o["data"].get("text/plain", ""))
     return "\n".join(out)
+
+
+@pytest.fixture
+def notebooks():
+    """(run_notebook, notebook_text) for the notebook tests."""
+    return run_notebook, notebook_text

@@ -1,0 +1,85 @@
+"""The notebooks run top to bottom and agree with the library; the report CLI writes its files."""
+import json
+
+import pandas as pd
+import pytest
+
+from analysis import mos, report
+
+
+@pytest.mark.slow
+def test_human_eval_notebook_on_study_database(sim_db, tmp_path, notebooks):
+    run_notebook, notebook_text = notebooks
+    url, _ = sim_db
+    nb = run_notebook("human_eval.ipynb", {"SALSAV_RATINGS": url, "SALSAV_ANALYSIS_OUT": str(tmp_path)})
+    text = notebook_text(nb)
+    lib = mos.mos_table(mos.load_ratings(url))
+    nb_csv = pd.read_csv(tmp_path / "mos_table.csv")
+    assert list(nb_csv.columns) == report.CSV_COLUMNS and len(nb_csv) == 9
+    pd.testing.assert_frame_equal(nb_csv, lib[report.CSV_COLUMNS].reset_index(drop=True),
+                                  check_dtype=False, rtol=1e-12)
+    for cell in mos.format_table(lib).to_numpy().ravel():    # the printed Table 1 cells
+        assert cell in text
+    alpha = mos.agreement_table(mos.load_ratings(url))["alpha"]
+    assert all(f"{a:.6f}" in text for a in alpha)
+    assert "flagged:" in text and (tmp_path / "mos_bars.png").stat().st_size > 5000
+    for ext in ("md", "tex"):
+        assert "SALSA-V" in (tmp_path / f"mos_table.{ext}").read_text()
+
+
+def test_report_cli_writes_three_files(sim_db, tmp_path, capsys):
+    url, _ = sim_db
+    assert report.main(["--ratings", url, "--out", str(tmp_path), "--exclude-flagged"]) == 0
+    printed = capsys.readouterr().out
+    csv = pd.read_csv(tmp_path / "mos_table.csv")
+    assert list(csv.columns) == ["system", "axis", "n", "mean", "std", "ci_low", "ci_high"]
+    assert len(csv) == 9 and csv["n"].gt(100).all()
+    md = (tmp_path / "mos_table.md").read_text()
+    assert md.startswith("| Method | Overall | Quality | Sync |")
+    assert "\\begin{tabular}" in (tmp_path / "mos_table.tex").read_text()
+    assert "screening flags:" in printed and md.splitlines()[2].split(" | ")[1] in printed
+    assert (tmp_path / "score_distribution.png").exists()
+
+
+def test_report_cli_clear_error(tmp_path, capsys):
+    pd.DataFrame({"participant_id": [], "clip": []}).to_csv(tmp_path / "x.csv", index=False)
+    assert report.main(["--ratings", str(tmp_path / "x.csv"), "--out", str(tmp_path)]) == 2
+    assert "lacks required column(s)" in capsys.readouterr().err
+
+
+EVAL = {
+    "steps": {str(k): {"sync_recall_50ms": r, "sync_precision_50ms": r - 0.05, "sync_median_ms": 30 / k,
+                       "silence_kept": 0.9, "swsd": 1 + 2 / k}
+              for k, r in ((1, 0.4), (2, 0.6), (4, 0.7), (8, 0.78), (16, 0.8), (32, 0.81))},
+    "controls": {"shifted": {"sync_recall_50ms": 0.12, "sync_precision_50ms": 0.1, "sync_median_ms": 210.0,
+                             "silence_kept": 0.3, "swsd": 2.2},
+                 "other_video": {"sync_recall_50ms": 0.09, "sync_precision_50ms": 0.1,
+                                 "sync_median_ms": 260.0, "silence_kept": 0.2, "swsd": 2.4}},
+    "conditioning": {"0": {"swsd": 1.5}, "1": {"swsd": 1.3}, "4": {"swsd": 1.1}},
+}
+
+
+@pytest.mark.slow
+def test_objective_notebook_with_and_without_eval_json(tmp_path, notebooks):
+    run_notebook, notebook_text = notebooks
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps(EVAL))
+    text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(path)}))
+    assert "sections ['conditioning', 'controls', 'steps']" in text
+    assert "model (8 steps)" in text and "other_video" in text and "no 'long_form' section" in text
+    assert "sync_recall_50ms: 8 vs 32 steps" in text
+    text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(tmp_path / "none.json")}))
+    assert "no eval JSON" in text and "skipping" in text and "model (8 steps)" not in text
+
+
+def test_objective_tables_read_defensively():
+    from analysis import objective
+    st = objective.steps_table(EVAL)
+    assert st["steps"].tolist() == [1, 2, 4, 8, 16, 32]
+    cl = objective.claims(EVAL).set_index("claim")
+    assert cl.loc["sync_recall_50ms: 8 vs 32 steps", "relative_gap"] == pytest.approx(0.03 / 0.81)
+    assert cl.loc["sync_recall_50ms: model vs shifted", "ratio"] == pytest.approx(0.78 / 0.12)
+    assert objective.long_form_tables(EVAL) == {}
+    lf = objective.long_form_tables({"long_form": [{"segment": 1, "swsd": 2.0}, {"segment": 0, "swsd": 1.0}]})
+    assert lf["segments"]["segment"].tolist() == [0, 1]
+    assert objective.claims({}).empty and objective.controls_table({}).empty
