@@ -7,6 +7,7 @@ hits, edge crossings and ball-ball contacts are roots of polynomials: times are 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,9 @@ class Ball:
     pieces: list = field(default_factory=list)
     despawn: float = np.inf
     visible: bool = False
+    t_now: float = 0.0                 # time the state (p, v) refers to
+    f0: float = 0.0                    # sound: fundamental of this ball
+    tint: tuple = (1.0, 1.0, 1.0)      # look: colour variation
 
     def accel(self) -> np.ndarray:
         if not self.grounded:
@@ -61,9 +65,22 @@ class Ball:
 
 def _first_root(coeffs, lo: float = EPS) -> float:
     """Smallest real root > lo of a polynomial (highest power first), else inf."""
-    c = np.trim_zeros(np.asarray(coeffs, dtype=float), "f")
+    c = list(coeffs)
+    while c and abs(c[0]) < 1e-14:
+        c.pop(0)
     if len(c) < 2:
         return np.inf
+    if len(c) == 2:                                     # linear
+        r = -c[1] / c[0]
+        return r if r > lo else np.inf
+    if len(c) == 3:                                     # quadratic, closed form
+        a, b, k = c
+        disc = b * b - 4 * a * k
+        if disc < 0:
+            return np.inf
+        sq = math.sqrt(disc)
+        rs = [r for r in ((-b - sq) / (2 * a), (-b + sq) / (2 * a)) if r > lo]
+        return min(rs) if rs else np.inf
     r = np.roots(c)
     r = r[np.abs(r.imag) < 1e-7].real
     r = r[r > lo]
@@ -154,42 +171,47 @@ def _collide(b1: Ball, b2: Ball, e: float) -> float:
     return -u
 
 
+def _ball_next(b: Ball, t: float) -> list[tuple[float, str]]:
+    return [(t + _floor_time(b), "bounce"), (t + _stop_time(b), "stop"),
+            (t + _crossing_time(b), "cross"), (t + _despawn_time(b), "despawn")]
+
+
 def simulate(balls: list[Ball], duration: float, max_steps: int = 20000) -> list[tuple]:
     """Run the world; fills each ball's trajectory; returns raw events
     (time, kind, ball_indices, impact_speed) sorted by time."""
-    balls = sorted(balls, key=lambda b: b.spawn)
+    order = sorted(range(len(balls)), key=lambda i: balls[i].spawn)
     for b in balls:
         b.p, b.v = np.asarray(b.p, float), np.asarray(b.v, float)
         b.visible = _inside(b.p)
     alive: list[int] = []
-    pending = list(range(len(balls)))
+    own: dict[int, list] = {}                           # ball -> absolute next-event times
+    pair: dict[tuple, float] = {}                       # (i, j) -> absolute contact time
     events: list[tuple] = []
     t = 0.0
     for _ in range(max_steps):
-        cands = []                                      # (dt, kind, indices)
-        if pending:
-            cands.append((balls[pending[0]].spawn - t, "spawn", (pending[0],)))
+        cands = [(balls[order[0]].spawn, "spawn", (order[0],))] if order else []
         for i in alive:
-            b = balls[i]
-            cands += [(_floor_time(b), "bounce", (i,)), (_stop_time(b), "stop", (i,)),
-                      (_crossing_time(b), "cross", (i,)), (_despawn_time(b), "despawn", (i,))]
-        for k, i in enumerate(alive):
-            for j in alive[k + 1:]:
-                cands.append((_contact_time(balls[i], balls[j]), "collision", (i, j)))
-        dt, kind, idx = min(cands, key=lambda c: c[0], default=(np.inf, "", ()))
-        if t + dt > duration:
+            tb, kind = min(own[i])
+            cands.append((tb, kind, (i,)))
+        if pair:
+            ij = min(pair, key=pair.get)
+            cands.append((pair[ij], "collision", ij))
+        if not cands:
             break
-        dt = max(dt, 0.0)
+        tn, kind, idx = min(cands, key=lambda c: c[0])
+        if tn > duration:
+            break
+        tn = max(tn, t)
         for i in alive:
-            balls[i].advance(dt)
-        t += dt
-        if kind == "spawn":
-            pending.pop(0)
-            alive.append(idx[0])
-            balls[idx[0]].record(t)
-            continue
+            balls[i].advance(tn - balls[i].t_now)
+            balls[i].t_now = tn
+        t = tn
         changed = list(idx)
-        if kind == "bounce":
+        if kind == "spawn":
+            order.pop(0)
+            alive.append(idx[0])
+            balls[idx[0]].t_now = t
+        elif kind == "bounce":
             events.append((t, "bounce", idx, _bounce(balls[idx[0]])))
         elif kind == "stop":
             balls[idx[0]].v[0] = 0.0
@@ -200,13 +222,19 @@ def simulate(balls: list[Ball], duration: float, max_steps: int = 20000) -> list
         elif kind == "despawn":
             balls[idx[0]].despawn = t
             alive.remove(idx[0])
+            own.pop(idx[0])
+            pair = {k: v for k, v in pair.items() if idx[0] not in k}
             continue
         elif kind == "collision":
             b1, b2 = balls[idx[0]], balls[idx[1]]
-            e = 0.5 * (b1.restitution + b2.restitution)
-            speed = _collide(b1, b2, e)
+            speed = _collide(b1, b2, 0.5 * (b1.restitution + b2.restitution))
             if speed >= SOFT_CONTACT:
                 events.append((t, "collision", idx, speed))
-        for i in changed:
+        for i in changed:                               # refresh what the change affects
             balls[i].record(t)
+            own[i] = _ball_next(balls[i], t)
+            for j in alive:
+                if j != i:
+                    key = (min(i, j), max(i, j))
+                    pair[key] = t + _contact_time(balls[key[0]], balls[key[1]])
     return events

@@ -58,16 +58,29 @@ class Clip:
 
 # ----------------------------------------------------------------------------- planning
 
-def _quiet_windows(duration: float, rng) -> list[tuple[float, float]]:
-    """About one quiet window per 5 s block (60%), 0.8-1.6 s long."""
+def _spawn_gaps(duration: float, rng) -> list[tuple[float, float]]:
+    """Spawn-free gaps (about one per 5 s block, 2.5-4 s) so that the world falls quiet."""
     out = []
     for b in range(max(1, int(round(duration / 5)))):
         lo, hi = b * 5.0, min(b * 5.0 + 5.0, duration)
-        length = rng.uniform(0.8, 1.6)
-        if rng.random() < 0.6 and hi - lo > length + 0.8:
-            s = rng.uniform(lo + 0.8, hi - length)
+        length = rng.uniform(2.5, 4.0)
+        if rng.random() < 0.75:
+            s = rng.uniform(lo, max(lo, hi - length))
             out.append((s, s + length))
     return out
+
+
+def _quiet_runs(audio: np.ndarray, thresh: float, min_len: float = 0.6) -> list[tuple[float, float]]:
+    """Stretches (s) where the 10 ms RMS of `audio` stays below `thresh`."""
+    hop = SAMPLE_RATE // 100
+    m = len(audio) // hop
+    rms = np.sqrt((audio[:m * hop].astype(np.float64).reshape(m, hop) ** 2).mean(1))
+    quiet = np.concatenate([[False], rms < thresh, [False]])
+    d = np.diff(quiet.astype(int))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    dur = len(audio) / SAMPLE_RATE
+    return [(s * 0.01, min(e * 0.01, dur)) for s, e in zip(starts, ends)
+            if (e - s) * 0.01 >= min_len]
 
 
 def _in_windows(t, windows, before: float = 0.0) -> np.ndarray:
@@ -117,14 +130,14 @@ def _make_ball(kind: str, mat: str, t0: float, floor: str, rng, side: int | None
     return b
 
 
-def _plan_balls(duration, windows, mats, floor, rng) -> list[Ball]:
+def _plan_balls(duration, gaps, mats, floor, rng) -> list[Ball]:
     balls = []
-    if rng.random() < 0.7:
+    if rng.random() < 0.5:
         balls.append(_make_ball("inside", str(rng.choice(mats)), 0.0, floor, rng))
-    rate = rng.uniform(0.5, 1.0)
+    rate = rng.uniform(0.7, 1.4)
     t = rng.exponential(1 / rate) * 0.5
     while t < duration - 0.3:
-        if not _in_windows(t, windows, before=2.0):
+        if not _in_windows(t, gaps):
             kind = str(rng.choice(["throw", "drop", "roll", "pair"], p=[0.3, 0.3, 0.15, 0.25]))
             if kind == "pair":                                     # thrown at each other
                 y, vy = rng.uniform(0.3, 0.55), rng.uniform(0.0, 0.6)
@@ -201,12 +214,11 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
     scene = str(r_plan.choice(["indoor", "rain", "wind"]))
     floor = str(r_plan.choice(FLOORS))
     mats = list(r_plan.choice(list(MATERIALS), size=int(r_plan.integers(1, 4)), replace=False))
-    mover = [None, "balloon", "pendulum"][r_plan.choice(3, p=[0.25, 0.4, 0.35])]
-    windows = _quiet_windows(duration, r_plan)
-    balls = _plan_balls(duration, windows, mats, floor, r_plan)
-    cars = _plan_cars(duration, windows, r_plan) if r_plan.random() < 0.45 else []
+    mover = [None, "balloon", "pendulum"][r_plan.choice(3, p=[0.1, 0.45, 0.45])]
+    balls = _plan_balls(duration, _spawn_gaps(duration, r_plan), mats, floor, r_plan)
     amb_base, amb_per, amb_ph = r_plan.uniform(0.5, 1.0), r_plan.uniform(3, 7), r_plan.uniform(0, 6.3)
     mv = r_plan.uniform(0, 1, 6)                                    # silent mover parameters
+    with_car, keep_quiet = r_plan.random() < 0.45, r_plan.random(64)
 
     raw = simulate(balls, duration)
     events = []
@@ -238,22 +250,25 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
 
     # --- audio
     audio = np.zeros(n)
-    floor_f0 = {"wood": 300.0, "metal": 700.0, "stone": 450.0}[floor]
+    floor_res = synth.Resonator(floor, {"wood": 300.0, "metal": 700.0, "stone": 450.0}[floor],
+                                r_audio)
+    res = {}
     for ev, (t, kind, idx, speed) in zip(events, raw):
+        for i in idx if kind in ("bounce", "collision") else ():
+            if i not in res:
+                res[i] = synth.Resonator(balls[i].material, balls[i].f0, r_audio)
+            res[i].strike(audio, t, ev.strength, r_audio, gain=1.0 if kind == "bounce" else 0.7)
         if kind == "bounce":
-            b = balls[idx[0]]
-            synth.add_impact(audio, t, b.material, ev.strength, b.f0, r_audio)
-            synth.add_impact(audio, t, floor, ev.strength, floor_f0, r_audio, gain=0.4)
-        elif kind == "collision":
-            for i in idx:
-                synth.add_impact(audio, t, balls[i].material, ev.strength, balls[i].f0,
-                                 r_audio, gain=0.7)
-        else:
+            floor_res.strike(audio, t, ev.strength, r_audio, gain=0.4)
+        elif kind != "collision":
             synth.add_swish(audio, t, speed, r_audio)
-    audio += synth.ambience(scene if scene != "wind" else "wind", ambience_level(ts), r_audio)
+    # quiet windows: where the events have died away, the ambience pauses and no car passes
+    windows = [(a + 0.02, b - 0.12) for k, (a, b) in enumerate(_quiet_runs(audio, SILENT_RMS / 4))
+               if keep_quiet[k % 64] < 0.85]
+    cars = _plan_cars(duration, windows, r_plan) if with_car else []
+    audio += synth.ambience(scene, ambience_level(ts), r_audio)
     eng_speed, eng_level = car_curves(ts)
-    eng, _ = synth.engine(eng_speed, eng_level)
-    audio += eng
+    audio += synth.engine(eng_speed, eng_level)
     peak = np.abs(audio).max() if n else 0.0
     if peak > 0.95:
         audio *= 0.95 / peak
@@ -263,7 +278,7 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
     frames = _render(size, tf, scene, floor, balls, cars, mover, mv, ambience_level, r_pix)
 
     # --- ground truth
-    silent = _silent_spans(audio, duration) if mover else []
+    silent = _silent_spans(audio) if mover else []
     counts = {}
     for b in balls:
         counts[b.material] = counts.get(b.material, 0) + 1
@@ -271,7 +286,7 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
                            bool(cars) and bool(car_curves(tf)[1].any()), mover, r_cap)
     fs, fl = car_curves(tf)
     continuous = {"engine_speed": np.where(fl > 0, fs, 0.0).astype(np.float32),
-                  "engine_f0": np.where(fl > 0, 40.0 + 160.0 * fs, 0.0).astype(np.float32),
+                  "engine_f0": np.where(fl > 0, synth.engine_f0(fs), 0.0).astype(np.float32),
                   "engine_level": fl.astype(np.float32),
                   "ambience_level": ambience_level(tf).astype(np.float32)}
     return Clip(int(seed), float(duration), frames, audio, caption, events, silent, continuous,
@@ -279,15 +294,8 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
                        "mover": mover, "cars": len(cars), "quiet_windows": windows})
 
 
-def _silent_spans(audio: np.ndarray, duration: float) -> list[tuple[float, float]]:
-    hop = SAMPLE_RATE // 100                                         # 10 ms
-    m = len(audio) // hop
-    rms = np.sqrt((audio[:m * hop].astype(np.float64).reshape(m, hop) ** 2).mean(1))
-    quiet = np.concatenate([[False], rms < SILENT_RMS, [False]])
-    d = np.diff(quiet.astype(int))
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    return [(s * 0.01, min(e * 0.01, duration)) for s, e in zip(starts, ends)
-            if (e - s) * 0.01 >= MIN_SILENT]
+def _silent_spans(audio: np.ndarray) -> list[tuple[float, float]]:
+    return [(float(a), float(b)) for a, b in _quiet_runs(audio, SILENT_RMS, MIN_SILENT)]
 
 
 def _render(size, tf, scene, floor, balls, cars, mover, mv, ambience_level, rng,
