@@ -1,0 +1,374 @@
+"""The one generation entry point: video file → conditions → few-step sampler → audio → mp4.
+
+`Pipeline` bundles the generator, the semantic encoder, the sync model and the codec of one
+checkpoint folder (config.json + model.safetensors, resolved through huggingface_hub).
+`Pipeline.generate` serves the CLI, the demo, batch evaluation and the study builder.
+Conditions are computed once per call; long videos go through the long-form sampler.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from flax import nnx
+
+from . import checkpoints
+from .codec import MelCodec
+from .config import (LATENT_RATE, SAMPLE_RATE, SEM_FPS, SYNC_FPS, ModelConfig, latent_frames,
+                     model_preset)
+from .encoders.presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
+from .encoders.semantic import SemanticEncoder
+from .encoders.sync import SyncModel
+from .model import SalsaV
+from .sampler import ALLOWED_STEPS, Conditions, sample_long
+
+DEFAULT_CHECKPOINT = str(Path(__file__).resolve().parent.parent / "checkpoints" / "salsav-synthfoley")
+FORMAT = "salsav-pipeline/1"
+
+
+class GenerationError(ValueError):
+    """Bad generation request; the message is safe to show a user."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits (the demo and the API read them from here)."""
+    max_duration: float = 120.0      # seconds of video
+    max_guidance: float = 20.0
+    max_reference: float = 60.0      # seconds of reference audio
+
+
+@dataclass
+class GenerationResult:
+    wave: np.ndarray                  # (n,) float32 at sample_rate, n = duration · sample_rate
+    sample_rate: int
+    latent: np.ndarray                # (T_a, 64)
+    timings: dict                     # seconds: read, features, sampling, decode, mux, total
+    video_path: str | None            # the input video with the generated audio muxed in
+    seed: int
+    steps: int
+    guidance: float
+    duration: float                   # seconds of generated audio
+    windows: list = field(default_factory=list)      # [(start_s, end_s)] long-form windows
+    reference_span: tuple | None = None              # (start_s, end_s) of the reference, if any
+
+
+def validate_request(steps, guidance, limits: Limits = Limits()) -> tuple[int, float]:
+    """Steps must be a power of two in 1..64; guidance finite and in [0, max]."""
+    try:
+        s = int(steps)
+    except (TypeError, ValueError):
+        raise GenerationError(f"steps must be a whole number, got {steps!r}") from None
+    if s != steps or s not in ALLOWED_STEPS:
+        raise GenerationError(f"steps must be one of {', '.join(map(str, ALLOWED_STEPS))} (got {steps})")
+    try:
+        w = float(guidance)
+    except (TypeError, ValueError):
+        raise GenerationError(f"guidance must be a number, got {guidance!r}") from None
+    if not math.isfinite(w) or not 0.0 <= w <= limits.max_guidance:
+        raise GenerationError(f"guidance must be between 0 and {limits.max_guidance:g} (got {guidance})")
+    return s, w
+
+
+def _window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
+    from .sampler import window_starts
+    win, ov = cfg.window_frames, latent_frames(cfg.overlap_seconds)
+    return [(s / LATENT_RATE, min(s + win, n_frames) / LATENT_RATE)
+            for s in window_starts(n_frames, win, ov)]
+
+
+class Pipeline:
+    """Generator + encoders + codec of one checkpoint."""
+
+    def __init__(self, generator: SalsaV, semantic: SemanticEncoder, sync: SyncModel,
+                 codec: MelCodec, meta: dict | None = None, limits: Limits = Limits()):
+        self.generator, self.semantic, self.sync, self.codec = generator, semantic, sync, codec
+        self.cfg: ModelConfig = generator.cfg
+        self.meta = dict(meta or {})
+        self.limits = limits
+        self._graph = nnx.split(generator)          # split once; the sampler jits over state
+        self._text_cache: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def random_init(cls, preset: str = "test", encoder_preset: str = "tiny", seed: int = 0,
+                    codec: MelCodec | None = None) -> "Pipeline":
+        """Untrained, deterministic pipeline (tests, smoke runs, before training)."""
+        sem_cfg, syn_cfg = semantic_preset(encoder_preset), sync_preset(encoder_preset)
+        cfg = dataclasses.replace(model_preset(preset), sem_dim=sem_cfg.dim, text_dim=sem_cfg.dim,
+                                  sync_dim=syn_cfg.dim)
+        return cls(SalsaV(cfg, nnx.Rngs(seed)), SemanticEncoder(sem_cfg, nnx.Rngs(seed + 1)),
+                   SyncModel(syn_cfg, nnx.Rngs(seed + 2)), codec or MelCodec(),
+                   meta={"untrained": True})
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id: str | os.PathLike = DEFAULT_CHECKPOINT,
+                        revision: str | None = None, limits: Limits = Limits()) -> "Pipeline":
+        """Load a checkpoint folder or Hub repo (offline cache honoured)."""
+        folder = checkpoints.resolve(path_or_repo_id, revision=revision)
+        config, tensors = checkpoints.load_folder(folder)
+        missing = [k for k in ("generator", "semantic", "sync", "codec") if k not in config]
+        if config.get("format") != FORMAT or missing:
+            raise checkpoints.CheckpointError(
+                f"checkpoint {str(folder)!r} is not a salsav pipeline "
+                f"(format {config.get('format')!r}, missing sections: {', '.join(missing) or 'none'})")
+        parts = {
+            "generator": SalsaV(ModelConfig.from_dict(config["generator"]), nnx.Rngs(0)),
+            "semantic": SemanticEncoder(SemanticConfig.from_dict(config["semantic"]), nnx.Rngs(0)),
+            "sync": SyncModel(SyncConfig.from_dict(config["sync"]), nnx.Rngs(0)),
+        }
+        for name, module in parts.items():
+            prefix = name + "/"
+            sub = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if not sub:
+                raise checkpoints.CheckpointError(
+                    f"checkpoint {str(folder)!r} has no tensors for the {name} (prefix {prefix!r})")
+            try:
+                checkpoints.flat_to_state(module, sub)
+            except checkpoints.CheckpointError as e:
+                raise checkpoints.CheckpointError(f"{name}: {e}") from None
+        return cls(parts["generator"], parts["semantic"], parts["sync"],
+                   MelCodec.from_dict(config["codec"]), meta=config.get("meta", {}), limits=limits)
+
+    def save_pretrained(self, folder: str | os.PathLike, meta: dict | None = None,
+                        dtype: str = "float16") -> Path:
+        config = {"format": FORMAT, "generator": self.cfg.to_dict(),
+                  "semantic": self.semantic.cfg.to_dict(), "sync": self.sync.cfg.to_dict(),
+                  "codec": self.codec.to_dict(), "meta": {**self.meta, **(meta or {})}}
+        tensors = {}
+        for name, module in (("generator", self.generator), ("semantic", self.semantic),
+                             ("sync", self.sync)):
+            tensors.update({f"{name}/{k}": v for k, v in checkpoints.state_to_flat(module).items()})
+        return checkpoints.save_folder(folder, config, tensors, dtype=dtype)
+
+    # ------------------------------------------------------------------ conditions
+    @property
+    def null_text(self) -> np.ndarray:
+        """The learned null text embedding: feeding it equals dropping the text condition."""
+        return np.asarray(self.generator.null_text[...], np.float32)
+
+    def text_embedding(self, prompt: str) -> np.ndarray:
+        prompt = (prompt or "").strip()
+        if not prompt:
+            return self.null_text
+        if prompt not in self._text_cache:
+            self._text_cache[prompt] = np.asarray(self.semantic.encode_text([prompt])[0], np.float32)
+        return self._text_cache[prompt]
+
+    def conditions_from_frames(self, frames8: np.ndarray, frames24: np.ndarray, prompt: str = "",
+                               negative_prompt: str = "") -> Conditions:
+        """frames8 (T_vs, H, W, 3) uint8 at 8 FPS, frames24 (T_syn, H, W, 3) at 24 FPS."""
+        sem = np.asarray(self.semantic.encode_frames(frames8), np.float32)     # (T_vs, D_sem)
+        syn = np.asarray(self.sync.video_features(frames24), np.float32)       # (T_syn, D_syn)
+        neg = self.text_embedding(negative_prompt) if (negative_prompt or "").strip() else None
+        return Conditions(sem=sem, sync=syn, text=self.text_embedding(prompt), neg_text=neg)
+
+    def sample(self, cond: Conditions, duration: float, steps: int = 8, guidance: float = 4.0,
+               seed: int = 0, ref_latent: np.ndarray | None = None, ref_start: float = 0.0,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Conditions → latent (T_a, 64) for `duration` seconds (long-form when needed)."""
+        n = latent_frames(duration)
+        return sample_long(self._graph, cond, n, steps=steps, guidance=guidance, seed=seed,
+                           ref=ref_latent, ref_start=int(round(ref_start * LATENT_RATE)),
+                           progress=progress)
+
+    def warmup(self) -> float:
+        """Compile the sampler and encoders once (one window); returns seconds taken."""
+        t0 = time.perf_counter()
+        s = self.semantic.cfg.image_size
+        y = self.sync.cfg.image_size
+        d = min(self.cfg.window_seconds, 1.0)
+        cond = self.conditions_from_frames(np.zeros((max(int(d * SEM_FPS), 1), s, s, 3), np.uint8),
+                                           np.zeros((max(int(d * SYNC_FPS), 1), y, y, 3), np.uint8))
+        self.sample(cond, d, steps=1, guidance=1.0)
+        return time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ the entry point
+    def generate(self, video, prompt: str = "", negative_prompt: str = "", steps: int = 8,
+                 guidance: float = 4.0, seed: int | None = None, reference_audio=None,
+                 reference_start: float = 0.0, duration: float | None = None, start: float = 0.0,
+                 progress: Callable[[int, int], None] | None = None,
+                 out_path: str | os.PathLike | None = None, mux: bool = True) -> GenerationResult:
+        """Generate synchronized audio for a video file and mux it in.
+
+        video: path of a video file. reference_audio: None, a path, or (wave, sr); it is placed at
+        `reference_start` seconds of the output and kept exactly (audio conditioning, A.1).
+        start/duration select a range of the video (default: all of it).
+        """
+        from . import video_io   # moviepy/ffmpeg: imported lazily
+        steps, guidance = validate_request(steps, guidance, self.limits)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        seed = int(seed)
+        timings: dict[str, float] = {}
+        t_all = time.perf_counter()
+
+        # --- read
+        t0 = time.perf_counter()
+        if video is None or not str(video).strip():
+            raise GenerationError("no video given")
+        try:
+            info = video_io.probe(str(video))
+        except video_io.VideoError as e:
+            raise GenerationError(str(e)) from None
+        start = float(start or 0.0)
+        if not math.isfinite(start) or start < 0 or start >= info.duration:
+            raise GenerationError(f"start {start:g} s is outside the video (0–{info.duration:.2f} s)")
+        avail = info.duration - start
+        if duration is None:
+            duration = avail
+        duration = float(duration)
+        if not math.isfinite(duration) or duration <= 0:
+            raise GenerationError(f"duration must be positive (got {duration})")
+        duration = min(duration, avail)
+        if duration > self.limits.max_duration:
+            raise GenerationError(f"the video is {duration:.1f} s long; the limit is "
+                                  f"{self.limits.max_duration:g} s (pick a shorter range)")
+        if latent_frames(duration) < 1:
+            raise GenerationError("the video is too short to generate audio for")
+        try:
+            frames8 = video_io.read_frames(str(video), SEM_FPS, self.semantic.cfg.image_size,
+                                           start=start, duration=duration)
+            frames24 = video_io.read_frames(str(video), SYNC_FPS, self.sync.cfg.image_size,
+                                            start=start, duration=duration)
+        except video_io.VideoError as e:
+            raise GenerationError(str(e)) from None
+        if len(frames8) == 0 or len(frames24) == 0:
+            raise GenerationError("the video has no frames in the selected range")
+        ref_latent, ref_span = self._reference(reference_audio, reference_start, duration)
+        timings["read"] = time.perf_counter() - t0
+
+        # --- features (once per call)
+        t0 = time.perf_counter()
+        cond = self.conditions_from_frames(frames8, frames24, prompt, negative_prompt)
+        timings["features"] = time.perf_counter() - t0
+
+        # --- sampling
+        t0 = time.perf_counter()
+        latent = self.sample(cond, duration, steps, guidance, seed, ref_latent,
+                             reference_start, progress)
+        timings["sampling"] = time.perf_counter() - t0
+
+        # --- decode
+        t0 = time.perf_counter()
+        wave = self.codec.decode(latent)
+        n = int(round(duration * SAMPLE_RATE))
+        wave = np.pad(wave, (0, max(n - len(wave), 0)))[:n]
+        peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
+        if peak > 0.99:
+            wave = wave * (0.99 / peak)
+        wave = wave.astype(np.float32)
+        timings["decode"] = time.perf_counter() - t0
+
+        # --- mux
+        t0 = time.perf_counter()
+        video_path = None
+        if mux:
+            if out_path is None:
+                out_path = tempfile.NamedTemporaryFile(prefix="salsav-", suffix=".mp4",
+                                                       delete=False).name
+            src = str(video)
+            if start > 0 or duration < info.duration - 1e-3:
+                src = _cut_video(str(video), start, duration,
+                                 str(Path(out_path).with_suffix(".cut.mp4")))
+            try:
+                video_path = str(video_io.mux(src, wave, SAMPLE_RATE, str(out_path)))
+            except video_io.VideoError as e:
+                raise GenerationError(str(e)) from None
+            finally:
+                if src != str(video) and os.path.exists(src):
+                    os.unlink(src)
+        timings["mux"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_all
+        return GenerationResult(wave=wave, sample_rate=SAMPLE_RATE, latent=latent, timings=timings,
+                                video_path=video_path, seed=seed, steps=steps, guidance=guidance,
+                                duration=duration, windows=_window_spans(len(latent), self.cfg),
+                                reference_span=ref_span)
+
+    def _reference(self, reference_audio, reference_start: float, duration: float):
+        """Encode the optional reference audio; check that it fits inside the output."""
+        if reference_audio is None or (isinstance(reference_audio, str) and not reference_audio):
+            return None, None
+        rs = float(reference_start or 0.0)
+        if not math.isfinite(rs) or rs < 0 or rs >= duration:
+            raise GenerationError(f"reference start {reference_start} s is outside the output "
+                                  f"(0–{duration:.2f} s)")
+        if isinstance(reference_audio, (tuple, list)):
+            wave, sr = reference_audio
+            wave = np.asarray(wave, np.float32)
+        else:
+            wave, sr = load_audio(str(reference_audio))
+        if wave.ndim == 2 and wave.shape[0] < wave.shape[1]:
+            wave = wave.T                                   # (ch, n) → (n, ch)
+        if wave.size == 0:
+            raise GenerationError("the reference audio is empty")
+        ref_dur = wave.shape[0] / float(sr)
+        if ref_dur > self.limits.max_reference:
+            raise GenerationError(f"the reference audio is {ref_dur:.1f} s; the limit is "
+                                  f"{self.limits.max_reference:g} s")
+        if rs + ref_dur > duration + 1.0 / LATENT_RATE:
+            raise GenerationError(f"the reference audio ({ref_dur:.2f} s from {rs:.2f} s) runs past "
+                                  f"the end of the video ({duration:.2f} s)")
+        if wave.dtype.kind in "iu":
+            wave = wave.astype(np.float32) / np.iinfo(wave.dtype).max
+        latent = self.codec.encode(wave, int(sr))
+        return latent, (rs, rs + ref_dur)
+
+
+def _cut_video(path: str, start: float, duration: float, out: str) -> str:
+    """Re-encode [start, start+duration) of the video stream (no audio) for a trimmed range."""
+    import subprocess
+    import imageio_ffmpeg
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-ss", f"{start:.6f}",
+           "-i", path, "-t", f"{duration:.6f}", "-map", "0:v:0", "-an", "-c:v", "libx264",
+           "-preset", "veryfast", "-pix_fmt", "yuv420p", out]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(out):
+        raise GenerationError("could not cut the selected range out of the video")
+    return out
+
+
+def load_audio(path: str) -> tuple[np.ndarray, int]:
+    """Read an audio file (wav/flac/ogg via soundfile; anything else via ffmpeg)."""
+    try:
+        import soundfile as sf
+        wave, sr = sf.read(path, dtype="float32", always_2d=False)
+        return wave, int(sr)
+    except Exception:
+        pass
+    from . import video_io
+    try:
+        wave = video_io.read_audio(path, sr=SAMPLE_RATE)
+    except video_io.VideoError as e:
+        raise GenerationError(f"could not read the reference audio: {e}") from None
+    if wave is None:
+        raise GenerationError("the reference file has no audio stream")
+    return wave, SAMPLE_RATE
+
+
+_DEFAULT: dict[str, Pipeline] = {}
+
+
+def get_pipeline(path: str | None = None) -> Pipeline:
+    """Process-wide cached pipeline (default: the bundled checkpoint)."""
+    key = str(path or DEFAULT_CHECKPOINT)
+    if key not in _DEFAULT:
+        _DEFAULT[key] = Pipeline.from_pretrained(key)
+    return _DEFAULT[key]
+
+
+def generate(video, prompt: str = "", steps: int = 8, guidance: float = 4.0, seed: int | None = None,
+             reference_audio=None, reference_start: float = 0.0, duration: float | None = None,
+             progress=None, checkpoint: str | None = None, **kw) -> GenerationResult:
+    """Module-level entry point on the default (bundled) checkpoint."""
+    return get_pipeline(checkpoint).generate(video, prompt=prompt, steps=steps, guidance=guidance,
+                                             seed=seed, reference_audio=reference_audio,
+                                             reference_start=reference_start, duration=duration,
+                                             progress=progress, **kw)

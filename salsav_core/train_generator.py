@@ -1,0 +1,263 @@
+"""`salsav train generator`: train SALSA-V on SynthFoley with cached encoder features.
+
+1. Make `n_clips` training clips (seeds < 1e6), one window long, in worker processes.
+2. Fit the codec's normalisation stats; encode latents; run the (frozen) semantic encoder at
+   8 FPS, the sync model at 24 FPS and the text tower on the captions, once: the feature cache.
+3. Masked flow matching + shortcut loss with EMA (`training.make_train_step`), data-parallel
+   over all local devices; checkpoints and resume; a tqdm bar with the loss.
+4. Export the EMA generator with both encoders and the codec as one pipeline folder.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import checkpoints
+from .codec import MelCodec
+from .config import SAMPLE_RATE, model_preset
+from .training import TRAIN_PRESETS, TrainConfig, init_train_state, make_mesh, make_train_step, \
+    model_from_state, shard_batch
+
+
+@dataclass(frozen=True)
+class GeneratorRunConfig:
+    """One generator training run."""
+    model: str = "cpu-small"          # ModelConfig preset (window = clip length)
+    objective: str = "paper"          # TrainConfig preset: "paper" (shortcut) or "flow"
+    n_clips: int = 2000               # distinct training clips in the feature cache
+    image_size: int = 64
+    batch: int = 32
+    steps: int = 4000
+    lr: float = 3e-4
+    warmup: int = 200
+    ckpt_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+    workers: int = 0                  # clip-making processes (0: os.cpu_count())
+
+
+RUN_PRESETS = {
+    "test": GeneratorRunConfig(model="test", n_clips=6, batch=4, steps=6, warmup=1, ckpt_every=3,
+                               log_every=1, image_size=32, workers=1),
+    "cpu": GeneratorRunConfig(),
+    "gpu": GeneratorRunConfig(n_clips=4000, batch=64, steps=8000, ckpt_every=1000),
+}
+
+
+# ----------------------------------------------------------------------------- feature cache
+
+def _clip_arrays(args):
+    seed, duration, size = args
+    from .data.synthfoley import make_clip
+    c = make_clip(seed, duration, size)
+    return c.frames, c.audio, c.caption
+
+
+def make_clips(seeds, duration: float, size: int, workers: int = 0):
+    """[(frames24 (T,H,W,3) uint8, audio (n,) f32, caption)] for the seeds, in parallel."""
+    workers = workers or os.cpu_count() or 1
+    jobs = [(int(s), duration, size) for s in seeds]
+    if workers <= 1:
+        return [_clip_arrays(j) for j in jobs]
+    import multiprocessing as mp
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+        return list(ex.map(_clip_arrays, jobs, chunksize=8))
+
+
+def encode_clips(clips, semantic, sync, codec: MelCodec) -> dict[str, np.ndarray]:
+    """Clips → the generator's training arrays (features computed once)."""
+    x1, sem, syn, texts = [], [], [], []
+    s_sem, s_syn = semantic.cfg.image_size, sync.cfg.image_size
+    for frames, audio, caption in clips:
+        x1.append(codec.encode(audio, SAMPLE_RATE))                        # (T_a, 64)
+        sem.append(semantic.encode_frames(_resize(frames[::3], s_sem)))    # (T_vs, D_sem): 8 FPS
+        syn.append(sync.video_features(_resize(frames, s_syn)))            # (T_syn, D_syn)
+        texts.append(caption)
+    text = np.concatenate([semantic.encode_text(texts[i:i + 256]) for i in range(0, len(texts), 256)])
+    return dict(x1=np.stack(x1).astype(np.float32), sem=np.stack(sem).astype(np.float32),
+                sync=np.stack(syn).astype(np.float32), text=np.asarray(text, np.float32))
+
+
+def _resize(frames: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour square resize of (T, H, W, 3) frames (no-op when sizes match)."""
+    if frames.shape[1] == size and frames.shape[2] == size:
+        return frames
+    iy = (np.arange(size) * frames.shape[1] / size).astype(int)
+    ix = (np.arange(size) * frames.shape[2] / size).astype(int)
+    return frames[:, iy][:, :, ix]
+
+
+def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=print):
+    """Make (or reload) the feature cache and the fitted codec."""
+    path = out_dir / "cache.npz"
+    cfg = model_preset(run.model)
+    if path.exists():
+        data = dict(np.load(path))
+        codec = MelCodec.from_dict(json.loads((out_dir / "codec.json").read_text()))
+        log(f"feature cache: reloaded {len(data['x1'])} clips from {path}")
+        return data, codec
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(run.seed)
+    seeds = rng.choice(1_000_000, size=run.n_clips, replace=False)
+    clips = make_clips(seeds, cfg.window_seconds, run.image_size, run.workers)
+    t1 = time.perf_counter()
+    codec = MelCodec().fit_stats([(a, SAMPLE_RATE) for _, a, _ in clips[: min(256, len(clips))]])
+    data = encode_clips(clips, semantic, sync, codec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **data)
+    (out_dir / "codec.json").write_text(json.dumps(codec.to_dict()))
+    log(f"feature cache: {run.n_clips} clips, make {t1 - t0:.1f} s, encode "
+        f"{time.perf_counter() - t1:.1f} s; shapes " +
+        ", ".join(f"{k} {v.shape}" for k, v in data.items()))
+    return data, codec
+
+
+# ----------------------------------------------------------------------------- resume
+
+def _flat_tree(tree) -> dict[str, np.ndarray]:
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves}
+
+
+def save_train_state(folder: Path, state, run: GeneratorRunConfig) -> None:
+    from safetensors.numpy import save_file
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "train_state.safetensors.tmp"
+    save_file(_flat_tree(state), str(tmp))
+    os.replace(tmp, folder / "train_state.safetensors")
+    (folder / "train_run.json").write_text(json.dumps(dataclasses.asdict(run), indent=2))
+
+
+def load_train_state(folder: Path, state):
+    """Fill `state` (a TrainState) from folder/train_state.safetensors, or return None."""
+    from safetensors.numpy import load_file
+    f = folder / "train_state.safetensors"
+    if not f.exists():
+        return None
+    flat = load_file(str(f))
+    paths, treedef = jax.tree_util.tree_flatten_with_path(state)
+    leaves = []
+    for p, v in paths:
+        k = jax.tree_util.keystr(p)
+        if k not in flat or flat[k].shape != np.shape(v):
+            raise checkpoints.CheckpointError(f"train state {f} does not match the model at {k}")
+        leaves.append(jnp.asarray(flat[k], dtype=jnp.asarray(v).dtype))
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+# ----------------------------------------------------------------------------- training
+
+def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.PathLike,
+                    export_dir: str | os.PathLike | None = None, resume: bool = True,
+                    max_seconds: float | None = None, log=print, progress: bool = True):
+    """Train the generator; returns (pipeline, history). Resumes from out_dir if possible."""
+    from .pipeline import Pipeline
+    out_dir = Path(out_dir)
+    data, codec = build_cache(run, semantic, sync, out_dir, log)
+    base = model_preset(run.model)
+    cfg = dataclasses.replace(base, sem_dim=data["sem"].shape[-1], text_dim=data["text"].shape[-1],
+                              sync_dim=data["sync"].shape[-1])
+    tcfg: TrainConfig = dataclasses.replace(TRAIN_PRESETS[run.objective], lr=run.lr)
+    mesh = make_mesh()
+    n_dev = mesh.shape["data"]
+    batch = max(run.batch // n_dev, 1) * n_dev
+    tcfg = _with_warmup(tcfg, run)
+    graphdef, state = init_train_state(cfg, tcfg, seed=run.seed, mesh=None)
+    step_fn = make_train_step(graphdef, tcfg, mesh)
+    if resume:
+        loaded = load_train_state(out_dir, state)
+        if loaded is not None:
+            state = loaded
+            log(f"resumed at step {int(state.step)} from {out_dir}")
+    from .training import replicate
+    state = replicate(state, mesh)
+    rng = np.random.default_rng(run.seed + int(state.step))
+    key = jax.random.key(run.seed)
+    n = len(data["x1"])
+    history = []
+    t_start = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=run.steps, initial=int(state.step), desc="generator", dynamic_ncols=True)
+    while int(state.step) < run.steps:
+        idx = rng.choice(n, size=batch, replace=n < batch)
+        b = shard_batch({k: v[idx] for k, v in data.items()}, mesh)
+        state, m = step_fn(state, b, jax.random.fold_in(key, int(state.step)))
+        step = int(state.step)
+        if step % run.log_every == 0 or step == run.steps:
+            m = {k: float(v) for k, v in m.items()}
+            history.append({"step": step, "time": time.perf_counter() - t_start, **m})
+            if bar is not None:
+                bar.set_postfix(loss=f"{m['loss']:.4f}", flow=f"{m['flow_loss']:.4f}",
+                                sc=f"{m['shortcut_loss']:.4f}")
+            else:
+                log(f"step {step} loss {m['loss']:.4f}")
+        if bar is not None:
+            bar.update(1)
+        if step % run.ckpt_every == 0:
+            save_train_state(out_dir, state, run)
+        if max_seconds is not None and time.perf_counter() - t_start > max_seconds:
+            log(f"time budget reached at step {step}")
+            break
+    if bar is not None:
+        bar.close()
+    save_train_state(out_dir, state, run)
+    (out_dir / "history.json").write_text(json.dumps(history))
+    pipe = Pipeline(model_from_state(graphdef, state, ema=True), semantic, sync, codec,
+                    meta={"trained_steps": int(state.step), "run": dataclasses.asdict(run),
+                          "train_seconds": time.perf_counter() - t_start,
+                          "devices": [str(d) for d in jax.local_devices()]})
+    if export_dir is not None:
+        pipe.save_pretrained(export_dir)
+        (Path(export_dir) / "history.json").write_text(json.dumps(history))
+    return pipe, history
+
+
+def _with_warmup(tcfg: TrainConfig, run: GeneratorRunConfig) -> TrainConfig:
+    """The same config with a linear learning-rate warmup (an optax schedule as the lr)."""
+    import optax
+    if run.warmup <= 1:
+        return tcfg
+    sched = optax.join_schedules([optax.linear_schedule(0.0, tcfg.lr, run.warmup),
+                                  optax.constant_schedule(tcfg.lr)], [run.warmup])
+    return dataclasses.replace(tcfg, lr=sched)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="salsav train generator", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="cpu", choices=sorted(RUN_PRESETS))
+    p.add_argument("--semantic", required=True, help="trained semantic encoder folder")
+    p.add_argument("--sync", required=True, help="trained sync model folder")
+    p.add_argument("--out", default="runs/generator", help="run folder (cache, train state)")
+    p.add_argument("--export", default=None, help="write the pipeline checkpoint here at the end")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--clips", type=int, default=None)
+    p.add_argument("--objective", choices=sorted(TRAIN_PRESETS), default=None)
+    p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--no-resume", action="store_true")
+    a = p.parse_args(argv)
+    run = RUN_PRESETS[a.preset]
+    over = {k: v for k, v in dict(steps=a.steps, batch=a.batch, n_clips=a.clips,
+                                  objective=a.objective).items() if v is not None}
+    run = dataclasses.replace(run, **over)
+    from .encoders.pretrained import load_semantic, load_sync
+    sem, syn = load_semantic(a.semantic), load_sync(a.sync)
+    train_generator(run, sem, syn, a.out, a.export, resume=not a.no_resume,
+                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes)
+
+
+if __name__ == "__main__":
+    main()
