@@ -361,7 +361,7 @@ def iter_clips(seeds: Iterable[int], duration: float = 5.0, size: int = 64) -> I
         yield make_clip(int(s), duration, size)
 
 
-def write_mp4(clip: Clip, path: str, crf: int = 23) -> str:
+def write_mp4(clip: Clip, path: str, crf: int = 23, audio_bitrate: str = "128k") -> str:
     """H.264 + AAC mp4 through moviepy (imported lazily: not on the training machine)."""
     from moviepy import AudioArrayClip, ImageSequenceClip
 
@@ -370,5 +370,5 @@ def write_mp4(clip: Clip, path: str, crf: int = 23) -> str:
     video = video.with_audio(AudioArrayClip(stereo, fps=clip.sample_rate))
     video = video.with_duration(clip.duration)
     video.write_videofile(str(path), fps=clip.fps, codec="libx264", audio_codec="aac",
-                          ffmpeg_params=["-crf", str(crf), "-pix_fmt", "yuv420p"], logger=None)
+                          audio_bitrate=audio_bitrate, ffmpeg_params=["-crf", str(crf), "-pix_fmt", "yuv420p"], logger=None)
     return str(path)
