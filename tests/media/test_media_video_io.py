@@ -1,0 +1,164 @@
+"""Video I/O on videos the tests make: frame sampling by timestamp, mux, bad input."""
+from __future__ import annotations
+
+import subprocess
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from salsav_core import video_io
+from salsav_core.video_io import VideoError
+
+from conftest import SR, ffmpeg_exe, run_ffmpeg
+
+BITS = 8   # frame k shows k in binary as 8 vertical black/white stripes
+
+
+def _frame(k: int, w: int = 64, h: int = 64) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    x0 = (w - 64) // 2
+    for b in range(BITS):
+        if (k >> b) & 1:
+            img[:, x0 + 8 * b:x0 + 8 * b + 8] = 255
+    return img
+
+
+def _decode(img: np.ndarray) -> int:
+    lum = img.mean(axis=(0, 2))                     # (size,) per column
+    x0 = (len(lum) - 64) // 2
+    return sum(1 << b for b in range(BITS) if lum[x0 + 8 * b + 2:x0 + 8 * b + 6].mean() > 128)
+
+
+def make_video(path, rate: str, n_frames: int, w=64, h=64, audio_s: float | None = None,
+               extra: tuple[str, ...] = ()):
+    raw = np.stack([_frame(k, w, h) for k in range(n_frames)]).tobytes()
+    args = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+            "-s", f"{w}x{h}", "-r", rate, "-i", "-"]
+    if audio_s:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={audio_s}", "-c:a", "aac"]
+    args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "12", *extra, str(path)]
+    subprocess.run(args, input=raw, check=True, capture_output=True)
+    return path
+
+
+@pytest.mark.parametrize("rate", ["25", "30000/1001", "30"])
+@pytest.mark.parametrize("fps", [8, 24])
+def test_frame_at_time_t_is_frame_shown_at_t(tmp_path, rate, fps):
+    r = Fraction(rate)
+    n = int(2 * r) + 1                                # ~2 s
+    p = make_video(tmp_path / "v.mp4", rate, n)
+    info = video_io.probe(p)
+    assert info.has_video and not info.has_audio and info.n_frames == n
+    assert info.duration == pytest.approx(float(n / r), abs=1e-3)
+    assert info.fps == pytest.approx(float(r), rel=1e-3)
+    frames = video_io.read_frames(p, fps, 64, duration=1.5)
+    assert frames.shape == (int(round(1.5 * fps)), 64, 64, 3) and frames.dtype == np.uint8
+    got = [_decode(f) for f in frames]
+    want = [int(Fraction(i, fps) * r) for i in range(len(frames))]   # floor(t · rate)
+    assert got == want
+    # a start offset that is not on the frame grid
+    frames = video_io.read_frames(p, fps, 64, start=0.53, duration=0.5)
+    want = [int((Fraction(53, 100) + Fraction(i, fps)) * r) for i in range(len(frames))]
+    assert [_decode(f) for f in frames] == want
+
+
+def test_resize_crop_portrait_and_rotation(tmp_path):
+    p = make_video(tmp_path / "wide.mp4", "24", 12, w=96, h=64)
+    f = video_io.read_frames(p, 24, 32, duration=0.5)
+    assert f.shape == (12, 32, 32, 3)
+    assert [_decode(np.repeat(np.repeat(x, 2, 0), 2, 1)) for x in f] == list(range(12))
+    # portrait source with a bright top half; rotation metadata 90° turns it sideways
+    img = np.zeros((80, 48, 3), np.uint8)
+    img[:40] = 255
+    raw = np.repeat(img[None], 6, 0).tobytes()
+    port = tmp_path / "portrait.mp4"
+    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                    "-s", "48x80", "-r", "24", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    str(port)], input=raw, check=True, capture_output=True)
+    info = video_io.probe(port)
+    assert (info.width, info.height, info.rotation) == (48, 80, 0)
+    f = video_io.read_frames(port, 8, 16)[0].mean(axis=2)
+    assert f[:4].mean() > 200 and f[-4:].mean() < 50        # top bright, bottom dark
+    rot = tmp_path / "rotated.mp4"
+    run_ffmpeg("-display_rotation:v:0", "90", "-i", str(port), "-c", "copy", str(rot))
+    info = video_io.probe(rot)
+    assert info.rotation in (90, 270) and (info.width, info.height) == (80, 48)
+    f = video_io.read_frames(rot, 8, 16)[0].mean(axis=2)
+    cols = f.mean(axis=0)
+    assert abs(cols[:4].mean() - cols[-4:].mean()) > 150     # the bright half is now a side
+
+
+def test_read_audio(tmp_path):
+    p = make_video(tmp_path / "a.mp4", "25", 25, audio_s=1.0)
+    a = video_io.read_audio(p, SR)
+    assert a.dtype == np.float32 and abs(len(a) - SR) < 2048
+    spec = np.abs(np.fft.rfft(a[4096:4096 + 16384]))
+    assert abs(np.argmax(spec) * SR / 16384 - 440) < 5
+    assert video_io.read_audio(make_video(tmp_path / "s.mp4", "25", 5)) is None
+
+
+def _stream_duration(path, stream):
+    pk, tb, _ = video_io._packets(str(path), stream)
+    return float((max(p + d for p, d, _ in pk) - min(p for p, _, _ in pk)) * tb), pk
+
+
+@pytest.mark.parametrize("wave_s", [1.3, 3.0])
+def test_mux_keeps_video_and_duration(tmp_path, wave_s):
+    src = make_video(tmp_path / "in.mp4", "30000/1001", 60, audio_s=2.6)   # audio longer than video
+    info = video_io.probe(src)
+    assert info.duration == pytest.approx(60 * 1001 / 30000, abs=1e-3)
+    t = np.arange(int(wave_s * SR)) / SR
+    out = video_io.mux(src, 0.3 * np.sin(2 * np.pi * 330 * t), SR, tmp_path / "out.mp4")
+    r = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True, text=True)
+    assert r.stderr.count("Audio: aac") == 1 and r.stderr.count("Video: h264") == 1
+    a_dur, _ = _stream_duration(out, "a:0")
+    assert abs(a_dur - info.duration) <= 1024 / SR + 1e-6
+    _, pk_in = _stream_duration(src, "v:0")
+    _, pk_out = _stream_duration(out, "v:0")
+    assert [h for _, _, h in pk_out] == [h for _, _, h in pk_in]     # identical packets
+    assert video_io.probe(out).duration == pytest.approx(info.duration, abs=1e-3)
+    got = video_io.read_audio(out, SR)
+    assert abs(len(got) - round(info.duration * SR)) <= 1024
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    good = make_video(tmp_path / "good.mp4", "25", 50)
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is a text file, not a video\n" * 20)
+    data = good.read_bytes()
+    trunc = tmp_path / "trunc.mp4"
+    trunc.write_bytes(data[:len(data) // 2])
+    fast = make_video(tmp_path / "fast.mp4", "25", 50, extra=("-movflags", "+faststart"))
+    fdata = fast.read_bytes()
+    trunc_fast = tmp_path / "trunc_fast.mp4"
+    trunc_fast.write_bytes(fdata[:int(len(fdata) * 0.6)])
+    audio_only = tmp_path / "audio.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(audio_only))
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    zero = tmp_path / "zero.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=25", "-frames:v", "0",
+               "-c:v", "libx264", "-pix_fmt", "yuv420p", str(zero))
+    return dict(good=good, text=text, trunc=trunc, trunc_fast=trunc_fast, audio=audio_only,
+                empty=empty, zero=zero, missing=tmp_path / "nope.mp4")
+
+
+@pytest.mark.parametrize("name,pattern", [
+    ("text", "not a video file"), ("trunc", "truncated"), ("trunc_fast", "truncated"),
+    ("audio", "no video stream"), ("empty", "empty"), ("zero", r"no frames|not a video|no video|zero length"),
+    ("missing", "not found")])
+def test_bad_input_has_one_clear_message(bad_files, name, pattern):
+    with pytest.raises(VideoError, match=pattern) as e:
+        video_io.probe(bad_files[name])
+    msg = str(e.value)
+    assert "\n" not in msg and "Traceback" not in msg and len(msg) < 200
+    with pytest.raises(VideoError):
+        video_io.read_frames(bad_files[name], 8, 32)
+
+
+def test_max_duration(bad_files):
+    assert video_io.probe(bad_files["good"], max_duration=2.5).duration == pytest.approx(2.0, abs=1e-3)
+    with pytest.raises(VideoError, match=r"2.0 s long; the limit is 1.5 s"):
+        video_io.probe(bad_files["good"], max_duration=1.5)
