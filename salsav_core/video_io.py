@@ -91,6 +91,9 @@ def probe(path: str | os.PathLike, max_duration: float | None = None) -> VideoIn
         if "moov atom not found" in msg and path.lower().endswith((".mp4", ".mov", ".m4v")) \
                 and _looks_like_mp4(path):
             raise VideoError(f"{_name(path)!r} is an incomplete (truncated) MP4 file") from None
+        header = _run(["-i", path], text=True).stderr
+        if re.search(r"Stream #\S+.*Video:", header) or ("Input #0" in header and "Stream #" not in header):
+            raise VideoError(f"{_name(path)!r} has zero length (no video frames in it)") from None
         raise VideoError(f"{_name(path)!r} is not a video file ffmpeg can read") from None
     if not info.get("video_found"):
         what = "an audio-only file" if info.get("audio_found") else "not a video"

@@ -147,7 +147,7 @@ def bad_files(tmp_path):
 
 @pytest.mark.parametrize("name,pattern", [
     ("text", "not a video file"), ("trunc", "truncated"), ("trunc_fast", "truncated"),
-    ("audio", "no video stream"), ("empty", "empty"), ("zero", r"no frames|not a video|no video|zero length"),
+    ("audio", "no video stream"), ("empty", "empty"), ("zero", "zero length"),
     ("missing", "not found")])
 def test_bad_input_has_one_clear_message(bad_files, name, pattern):
     with pytest.raises(VideoError, match=pattern) as e:
