@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+import pytest
+
+from salsav_core.data.synthfoley import HELDOUT_SEED0
+from salsav_core.encoders.evaluation import semantic_retrieval, sync_retrieval
+from salsav_core.encoders.pretrained import load_semantic, load_sync
+from salsav_core.encoders.state_io import CheckpointError
+from salsav_core.encoders.train import train_semantic, train_sync
+
+pytestmark = pytest.mark.slow
+
+
+def _falls(losses, k=5):
+    return np.mean(losses[-k:]) < 0.7 * np.mean(losses[:k])
+
+
+def test_semantic_tiny_trains_and_round_trips(tmp_path, clip3):
+    model, m = train_semantic("tiny", 25, str(tmp_path / "sem"), progress=False, log_every=5)
+    assert m["steps"] == 25 and _falls(m["losses"]), m["losses"]
+    loaded = load_semantic(str(tmp_path / "sem"))
+    np.testing.assert_array_equal(loaded.encode_frames(clip3.frames[::3]), model.encode_frames(clip3.frames[::3]))
+    np.testing.assert_array_equal(loaded.encode_text([clip3.caption]), model.encode_text([clip3.caption]))
+    with pytest.raises(CheckpointError):
+        load_sync(str(tmp_path / "sem"))
+    r = semantic_retrieval(loaded, range(HELDOUT_SEED0, HELDOUT_SEED0 + 6), duration=1.0)
+    assert r["clips"] == 6 and 0 <= r["top1"] <= r["top5"] <= 1 and r["chance_top5"] == 5 / 6
+
+
+def test_sync_tiny_trains_round_trips_and_resumes(tmp_path, clip3):
+    out = str(tmp_path / "syn")
+    model, m = train_sync("tiny", 25, out, progress=False, log_every=5)
+    assert m["steps"] == 25 and _falls(m["losses"]), m["losses"]
+    loaded = load_sync(out)
+    np.testing.assert_array_equal(loaded.video_features(clip3.frames[:20]), model.video_features(clip3.frames[:20]))
+    # resume: the step count continues from the checkpoint and the history grows
+    model2, m2 = train_sync("tiny", 28, out, progress=False, log_every=1)
+    assert m2["start_step"] == 25 and m2["steps"] == 28 and len(m2["losses"]) == 3
+    meta = json.load(open(f"{out}/config.json"))
+    assert meta["step"] == 28 and [h["step"] for h in meta["history"]][-3:] == [26, 27, 28]
+    r = sync_retrieval(model2, [HELDOUT_SEED0, HELDOUT_SEED0 + 1], duration=2.0)
+    for k in ("same_clip_top1", "all_clips_top1", "vs_1s_offsets_top1", "offset_0.2s_rate", "offset_1.0s_rate"):
+        assert 0.0 <= r[k] <= 1.0, (k, r)
+    assert r["same_clip_chance"] == 1 / 3 and r["all_clips_chance"] == 1 / 6   # 48 frames: 3 snippets
