@@ -78,3 +78,10 @@ def param_count(cfg: ModelConfig) -> int:
     """Number of trainable parameters, from an abstract init."""
     state = nnx.state(abstract_model(cfg), nnx.Param)
     return int(sum(np.prod(x.shape) for x in jax.tree_util.tree_leaves(state)))
+
+
+def init_model(cfg: ModelConfig, seed: int = 0) -> SalsaV:
+    """Build a model with its initialisers compiled under jax.jit (much faster than eager init)."""
+    graphdef, _ = nnx.split(abstract_model(cfg))
+    state = jax.jit(lambda: nnx.state(SalsaV(cfg, nnx.Rngs(seed))))()
+    return nnx.merge(graphdef, state)

@@ -1,0 +1,85 @@
+"""Velocity network: shapes, adaLN-zero init, null embeddings, Eq. 4 upsampling, preset sizes."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from salsav_core.config import MODEL_PRESETS, SYNC_FPS
+from salsav_core.model import SalsaV, param_count
+from salsav_core.model.sync_upsample import cubic_weights, linear_weights
+
+from conftest import make_batch
+
+
+@nnx.jit
+def _forward(m, *args):
+    return m(*args)
+
+
+def _call(m, batch, t=0.3, d=0.0, ref_mask=None, drops=(False, False, False)):
+    b, t_a, _ = batch["x1"].shape
+    ref_mask = jnp.zeros((b, t_a), bool) if ref_mask is None else ref_mask
+    fl = [jnp.full((b,), x) for x in drops]
+    return np.asarray(_forward(m, batch["x1"], jnp.full((b,), t), jnp.full((b,), d), ref_mask,
+                               batch["sem"], batch["sync"], batch["text"], *fl))
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.7])
+def test_model_shapes_any_duration(model, cfg, seconds):
+    batch = make_batch(cfg, 2, seconds)
+    v = _call(model, batch)
+    assert v.shape == batch["x1"].shape and np.all(np.isfinite(v))
+
+
+def test_model_adaln_zero_init_outputs_zero(cfg):
+    v = _call(SalsaV(cfg, nnx.Rngs(1)), make_batch(cfg, 2, 1.0))
+    assert float(jnp.abs(v).max()) == 0.0
+
+
+def test_model_dropped_condition_ignores_its_input(model, cfg):
+    a, b = make_batch(cfg, 2, 1.0, seed=0), make_batch(cfg, 2, 1.0, seed=1)
+    for i, name in enumerate(["sem", "sync", "text"]):
+        other = dict(a, **{name: b[name]})
+        drops = tuple(j == i for j in range(3))
+        np.testing.assert_array_equal(_call(model, a, drops=drops), _call(model, other, drops=drops))
+        assert not np.allclose(_call(model, a), _call(model, other)), name
+
+
+def test_model_depends_on_t_d_and_ref_tokens(model, cfg):
+    batch = make_batch(cfg, 2, 1.0)
+    base = _call(model, batch)
+    assert not np.allclose(base, _call(model, batch, t=0.7))
+    assert not np.allclose(base, _call(model, batch, d=0.5))
+    mask = jnp.zeros(batch["x1"].shape[:2], bool).at[:, 3:9].set(True)
+    assert not np.allclose(base, _call(model, batch, ref_mask=mask))
+
+
+def test_sync_interpolation_weights_exact_on_ramps():
+    # Keys cubic and linear interpolation reproduce a linear ramp exactly (inside the range).
+    n_out, n_in = 430, 240
+    ramp = np.arange(n_in, dtype=np.float64)
+    times = np.arange(n_out) * SYNC_FPS / (44100 / 1024)
+    inside = (times >= 1) & (times <= n_in - 3)
+    np.testing.assert_allclose((cubic_weights(n_out, n_in, SYNC_FPS) @ ramp)[inside], times[inside], atol=1e-3)
+    np.testing.assert_allclose((linear_weights(n_out, n_in, SYNC_FPS) @ ramp)[inside], times[inside], atol=1e-3)
+    np.testing.assert_allclose(cubic_weights(n_out, n_in, SYNC_FPS).sum(1), 1.0, atol=1e-5)
+
+
+def test_sync_upsample_gate_starts_closed_and_learned_path_has_gradient(cfg):
+    m = SalsaV(cfg, nnx.Rngs(0))
+    up = m.sync_up
+    assert float(up.gate[...]) == 0.0
+    v = jax.random.normal(jax.random.key(0), (1, 24, cfg.sync_dim))
+    out = up(v, 43)
+    assert out.shape == (1, 43, cfg.sync_dim)
+    # stop-gradient on the interpolation path: d out / d v_syn comes only through tanh(g)=0.
+    g = jax.grad(lambda x: up(x, 43).sum())(v)
+    assert float(jnp.abs(g).max()) == 0.0
+
+
+@pytest.mark.parametrize("name,target", [("paper-large", 643e6), ("paper-small", 347e6)])
+def test_paper_preset_param_counts(name, target):
+    n = param_count(MODEL_PRESETS[name])
+    print(f"{name}: {n / 1e6:.1f}M parameters (target {target / 1e6:.0f}M)")
+    assert abs(n - target) / target < 0.10
