@@ -125,7 +125,7 @@ def make_train_step(graphdef, tcfg: TrainConfig, mesh: Mesh | None = None):
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         ema = jax.tree.map(lambda e, p: tcfg.ema_decay * e + (1 - tcfg.ema_decay) * p, state.ema, params)
-        metrics["grad_norm"] = optax.global_norm(grads)
+        metrics["grad_norm"] = optax.tree.norm(grads)
         return TrainState(state.step + 1, params, ema, opt_state), metrics
 
     if mesh is None:
