@@ -1,0 +1,88 @@
+"""Sampler speed on this machine: ms per forward, wall time and real-time factor for 1..32 steps
+with CFG (long-form windows as configured), 8-vs-32 ratio, achieved FLOP/s vs a matmul peak.
+
+    JAX_PLATFORMS=cpu python benchmarks/sampler.py [--presets cpu-small cpu-tiny] [--seconds 10]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from salsav_core.config import SEM_FPS, SYNC_FPS, latent_frames, model_preset, num_frames
+from salsav_core.model import SalsaV
+from salsav_core.sampler import Conditions, sample_long, window_starts
+
+
+def best_time(fn, reps: int = 3) -> float:
+    fn()                                                # warm (compile)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def matmul_peak(n: int = 4096) -> float:
+    a = jnp.ones((n, n), jnp.float32)
+    f = jax.jit(lambda x, y: x @ y)
+    t = best_time(lambda: f(a, a).block_until_ready())
+    return 2 * n**3 / t
+
+
+def bench(preset: str, seconds: float, peak: float) -> None:
+    cfg = model_preset(preset)
+    model = SalsaV(cfg, nnx.Rngs(0))
+    graphdef, state = nnx.split(model)
+    n_params = sum(x.size for x in jax.tree.leaves(state))
+    win = cfg.window_frames
+    t_vs, t_syn = num_frames(cfg.window_seconds, SEM_FPS), num_frames(cfg.window_seconds, SYNC_FPS)
+    b = 2                                               # CFG: conditional + unconditional branch
+    args = (jnp.zeros((b, win, cfg.latent_dim)), jnp.full((b,), 0.5), jnp.full((b,), 0.125),
+            jnp.zeros((b, win), bool), jnp.zeros((b, t_vs, cfg.sem_dim)), jnp.zeros((b, t_syn, cfg.sync_dim)),
+            jnp.zeros((b, cfg.text_dim)), *[jnp.zeros((b,), bool)] * 3)
+    fwd = jax.jit(lambda s, *a: nnx.merge(graphdef, s)(*a))
+    flops = fwd.lower(state, *args).compile().cost_analysis()
+    flops = (flops[0] if isinstance(flops, list) else flops).get("flops", float("nan"))
+    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=5)
+    n = latent_frames(seconds)
+    n_win = len(window_starts(n, win, latent_frames(cfg.overlap_seconds)))
+    print(f"\n== {preset}: {n_params / 1e6:.2f}M params, hidden {cfg.hidden}, "
+          f"{cfg.mm_blocks}({cfg.mm_self_attn_blocks})+{cfg.dit_blocks} blocks, window "
+          f"{cfg.window_seconds:g} s = {win} latent + {t_vs} video tokens, {seconds:g} s audio = {n_win} windows")
+    print(f"forward (B=2, one window): {t_fwd * 1e3:.1f} ms, {flops / 1e9:.2f} GFLOP -> "
+          f"{flops / t_fwd / 1e9:.1f} GFLOP/s = {100 * flops / t_fwd / peak:.0f}% of matmul peak")
+    rng = np.random.default_rng(0)
+    cond = Conditions(rng.normal(size=(num_frames(seconds, SEM_FPS), cfg.sem_dim)).astype(np.float32),
+                      rng.normal(size=(num_frames(seconds, SYNC_FPS), cfg.sync_dim)).astype(np.float32),
+                      rng.normal(size=(cfg.text_dim,)).astype(np.float32))
+    walls = {}
+    for steps in (1, 2, 4, 8, 16, 32):
+        walls[steps] = best_time(lambda: sample_long((graphdef, state), cond, n, steps=steps, guidance=4.0),
+                                 reps=2 if steps <= 8 else 1)
+        print(f"  {steps:2d} steps + CFG: {walls[steps]:7.2f} s wall, real-time factor "
+              f"{seconds / walls[steps]:6.2f}x  ({walls[steps] / (steps * n_win) * 1e3:.0f} ms per step-window)")
+    print(f"  8 steps / 32 steps wall-time ratio: {walls[8] / walls[32]:.3f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--presets", nargs="+", default=["cpu-small", "cpu-tiny"])
+    p.add_argument("--seconds", type=float, default=10.0)
+    a = p.parse_args()
+    peak = matmul_peak()
+    print(f"device {jax.devices()[0].device_kind}; measured f32 4096^2 matmul peak: {peak / 1e9:.1f} GFLOP/s")
+    for name in a.presets:
+        bench(name, a.seconds, peak)
+
+
+if __name__ == "__main__":
+    main()
