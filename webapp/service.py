@@ -87,7 +87,8 @@ class Workdirs:
 
 
 def run_request(pipeline, req: GenerateRequest, workdir: str, progress=None,
-                out_name: str = "salsav") -> DemoOutput:
+                out_name: str = "salsav", spectrogram_size: tuple[float, float] = (8.0, 2.6),
+                title: str | None = None) -> DemoOutput:
     """One `generate()` call and its outputs (video, int16 WAV, spectrogram, timings line)."""
     reference = None
     if req.reference_path is not None:
@@ -106,7 +107,9 @@ def run_request(pipeline, req: GenerateRequest, workdir: str, progress=None,
     timings.setdefault("total", seconds)
     image = render_spectrogram(wave, res.sample_rate, windows=res.windows,
                                reference_span=getattr(res, "reference_span", None),
-                               title=f"{req.steps} steps · guidance {req.guidance:g} · seed {res.seed}")
+                               title=title if title is not None else
+                               f"{req.steps} steps · guidance {req.guidance:g} · seed {res.seed}",
+                               size=spectrogram_size)
     return DemoOutput(video_path=res.video_path, audio_path=audio_path, spectrogram=image,
                       timings_text=format_timings(req.steps, timings, audio_seconds),
                       seed=int(res.seed), seconds=seconds)

@@ -130,7 +130,8 @@ def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
         for k, n in enumerate(settings.compare_steps):
             progress(k / len(settings.compare_steps), desc=f"{n} steps")
             r = type(req)(**{**req.__dict__, "steps": n})
-            o = service.run_request(pipeline, r, workdirs.new(), out_name=f"salsav-{n}steps")
+            o = service.run_request(pipeline, r, workdirs.new(), out_name=f"salsav-{n}steps",
+                                    spectrogram_size=(4.0, 3.2), title="")
             outs += [o.spectrogram, o.audio_path, f"**{n} step{'s' if n > 1 else ''}** · {o.timings_text.split(' · ')[1]}"]
             rows.append(o.timings_text)
         summary = f"Seed {req.seed}, guidance {req.guidance:g}:\n\n" + "\n".join(f"- {r}" for r in rows)
@@ -205,7 +206,7 @@ def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
                             au = gr.Audio(show_label=False, type="filepath", interactive=False,
                                           buttons=["download"])
                             cmp_outs += [im, au, head]
-                cmp_summary = gr.Markdown()
+                cmp_summary = gr.Markdown(elem_id="compare-summary")
 
             with gr.Tab("About", id="about"):
                 gr.Markdown((Path(__file__).parent / "about.md").read_text())

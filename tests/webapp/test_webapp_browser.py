@@ -89,3 +89,18 @@ def test_webapp_browser_bad_video_then_good(page, clip, bad_files, bad, message)
     page.locator("#generate-btn").click()
     _wait_output(page, before)
     assert abs(_duration(page) - 2.0) < 0.1
+
+
+def test_webapp_browser_compare_steps(page, clip, settings):
+    _upload(page, clip)
+    page.wait_for_selector("#video-in video", timeout=30_000)
+    page.get_by_role("tab", name="Compare steps").click()
+    page.locator("#compare-btn").click()
+    n = len(settings.compare_steps)
+    page.wait_for_function(f"() => document.querySelectorAll('.compare-col img').length === {n}",
+                           timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#compare-summary').innerText.includes('Seed')",
+                           timeout=30_000)
+    text = page.locator("#compare-summary").inner_text()
+    assert all(f"{s} step" in text for s in settings.compare_steps)
+    page.screenshot(path=str(ARTIFACTS / "webapp-compare.png"), full_page=True)
