@@ -24,8 +24,8 @@ def sync_retrieval(model, seeds, duration: float = 8.0, make_clip=None, size: in
     Returns top-1 within the same clip (candidates: the clip's non-overlapping snippets),
     over all clips' snippets, against 1 s offsets (candidates: audio at every whole-second
     shift that fits in the clip), and for each offset δ in ±0.2/0.4/1.0 s the rate at which
-    the true alignment scores higher than audio shifted by δ (video starts every
-    `stride_frames` frames)."""
+    the true alignment scores higher than audio shifted by δ, ties counting one half
+    (video starts every `stride_frames` frames)."""
     make_clip = _make_clip(make_clip)
     cfg = model.cfg
     f = cfg.snippet_frames
@@ -33,6 +33,7 @@ def sync_retrieval(model, seeds, duration: float = 8.0, make_clip=None, size: in
     grid_v, grid_a, grid_clip = [], [], []
     same_hits, sec_hits, sec_n = [], [], 0
     wins = {d: [] for d in OFFSETS for d in (d, -d)}
+    ties = {d: [] for d in wins}
     for ci, seed in enumerate(seeds):
         clip = make_clip(int(seed), duration=duration, size=size)
         wave = to_16k(clip.audio, 44100)
@@ -48,7 +49,9 @@ def sync_retrieval(model, seeds, duration: float = 8.0, make_clip=None, size: in
             ok = (t0 + d >= 0) & (t0 + d <= last + 1e-9)
             if ok.any():
                 shifted = np.sum(zv[ok] * emb(t0[ok] + d), axis=1)
-                wins[d] += list(true[ok] > shifted)
+                # ties (both snippets digitally silent: identical audio) count one half
+                wins[d] += list((true[ok] > shifted) + 0.5 * (true[ok] == shifted))
+                ties[d] += list(true[ok] == shifted)
         for i, s0 in enumerate(t0):                                             # whole-second shifts
             ks = [k for k in range(-int(duration), int(duration) + 1)
                   if k != 0 and 0 <= s0 + k <= last + 1e-9]
@@ -72,6 +75,7 @@ def sync_retrieval(model, seeds, duration: float = 8.0, make_clip=None, size: in
         out[f"offset_{d:.1f}s_rate"] = float(np.mean(both)) if both else float("nan")
         out[f"offset_+{d:.1f}s_rate"] = float(np.mean(wins[d])) if wins[d] else float("nan")
         out[f"offset_-{d:.1f}s_rate"] = float(np.mean(wins[-d])) if wins[-d] else float("nan")
+        out[f"offset_{d:.1f}s_ties"] = float(np.mean(ties[d] + ties[-d])) if both else float("nan")
     return out
 
 
