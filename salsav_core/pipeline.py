@@ -138,7 +138,8 @@ class Pipeline:
                    MelCodec.from_dict(config["codec"]), meta=config.get("meta", {}), limits=limits)
 
     def save_pretrained(self, folder: str | os.PathLike, meta: dict | None = None,
-                        dtype: str = "float16") -> Path:
+                        dtype: str = "float16", max_shard_mb: float | None = 12.0) -> Path:
+        """Write config.json + safetensors (split into shards of at most `max_shard_mb`)."""
         config = {"format": FORMAT, "generator": self.cfg.to_dict(),
                   "semantic": self.semantic.cfg.to_dict(), "sync": self.sync.cfg.to_dict(),
                   "codec": self.codec.to_dict(), "meta": {**self.meta, **(meta or {})}}
@@ -146,7 +147,10 @@ class Pipeline:
         for name, module in (("generator", self.generator), ("semantic", self.semantic),
                              ("sync", self.sync)):
             tensors.update({f"{name}/{k}": v for k, v in checkpoints.state_to_flat(module).items()})
-        return checkpoints.save_folder(folder, config, tensors, dtype=dtype)
+        folder = checkpoints.save_folder(folder, config, tensors, dtype=dtype)
+        if max_shard_mb:
+            _shard(folder / "model.safetensors", int(max_shard_mb * 2**20))
+        return folder
 
     # ------------------------------------------------------------------ conditions
     @property
@@ -320,6 +324,26 @@ class Pipeline:
             wave = wave.astype(np.float32) / np.iinfo(wave.dtype).max
         latent = self.codec.encode(wave, int(sr))
         return latent, (rs, rs + ref_dur)
+
+
+def _shard(path: Path, max_bytes: int) -> None:
+    """Split one safetensors file into model-0000i-of-0000n.safetensors shards if it is big."""
+    from safetensors.numpy import load_file, save_file
+    if path.stat().st_size <= max_bytes:
+        return
+    tensors = load_file(str(path))
+    shards, cur, size = [], {}, 0
+    for k in sorted(tensors):
+        nb = tensors[k].nbytes
+        if cur and size + nb > max_bytes:
+            shards.append(cur)
+            cur, size = {}, 0
+        cur[k], size = tensors[k], size + nb
+    shards.append(cur)
+    for i, sh in enumerate(shards):
+        save_file(sh, str(path.with_name(f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors")),
+                  metadata={"format": "np"})
+    path.unlink()
 
 
 def _cut_video(path: str, start: float, duration: float, out: str) -> str:

@@ -97,8 +97,9 @@ def _resize(frames: np.ndarray, size: int) -> np.ndarray:
     return frames[:, iy][:, :, ix]
 
 
-def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=print):
-    """Make (or reload) the feature cache and the fitted codec."""
+def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=print, clips=None):
+    """Make (or reload) the feature cache and the fitted codec. `clips`: prebuilt
+    [(frames24, audio, caption)] to use instead of making `run.n_clips` new ones."""
     path = out_dir / "cache.npz"
     cfg = model_preset(run.model)
     if path.exists():
@@ -107,16 +108,17 @@ def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=prin
         log(f"feature cache: reloaded {len(data['x1'])} clips from {path}")
         return data, codec
     t0 = time.perf_counter()
-    rng = np.random.default_rng(run.seed)
-    seeds = rng.choice(1_000_000, size=run.n_clips, replace=False)
-    clips = make_clips(seeds, cfg.window_seconds, run.image_size, run.workers)
+    if clips is None:
+        rng = np.random.default_rng(run.seed)
+        seeds = rng.choice(1_000_000, size=run.n_clips, replace=False)
+        clips = make_clips(seeds, cfg.window_seconds, run.image_size, run.workers)
     t1 = time.perf_counter()
     codec = MelCodec().fit_stats([(a, SAMPLE_RATE) for _, a, _ in clips[: min(256, len(clips))]])
     data = encode_clips(clips, semantic, sync, codec)
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(path, **data)
     (out_dir / "codec.json").write_text(json.dumps(codec.to_dict()))
-    log(f"feature cache: {run.n_clips} clips, make {t1 - t0:.1f} s, encode "
+    log(f"feature cache: {len(clips)} clips, make {t1 - t0:.1f} s, encode "
         f"{time.perf_counter() - t1:.1f} s; shapes " +
         ", ".join(f"{k} {v.shape}" for k, v in data.items()))
     return data, codec
@@ -159,11 +161,11 @@ def load_train_state(folder: Path, state):
 
 def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.PathLike,
                     export_dir: str | os.PathLike | None = None, resume: bool = True,
-                    max_seconds: float | None = None, log=print, progress: bool = True):
+                    max_seconds: float | None = None, log=print, progress: bool = True, clips=None):
     """Train the generator; returns (pipeline, history). Resumes from out_dir if possible."""
     from .pipeline import Pipeline
     out_dir = Path(out_dir)
-    data, codec = build_cache(run, semantic, sync, out_dir, log)
+    data, codec = build_cache(run, semantic, sync, out_dir, log, clips)
     base = model_preset(run.model)
     cfg = dataclasses.replace(base, sem_dim=data["sem"].shape[-1], text_dim=data["text"].shape[-1],
                               sync_dim=data["sync"].shape[-1])
@@ -190,11 +192,12 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=run.steps, initial=int(state.step), desc="generator", dynamic_ncols=True)
-    while int(state.step) < run.steps:
+    step = int(state.step)
+    while step < run.steps:
         idx = rng.choice(n, size=batch, replace=n < batch)
         b = shard_batch({k: v[idx] for k, v in data.items()}, mesh)
-        state, m = step_fn(state, b, jax.random.fold_in(key, int(state.step)))
-        step = int(state.step)
+        state, m = step_fn(state, b, jax.random.fold_in(key, step))
+        step += 1
         if step % run.log_every == 0 or step == run.steps:
             m = {k: float(v) for k, v in m.items()}
             history.append({"step": step, "time": time.perf_counter() - t_start, **m})
@@ -202,7 +205,8 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
                 bar.set_postfix(loss=f"{m['loss']:.4f}", flow=f"{m['flow_loss']:.4f}",
                                 sc=f"{m['shortcut_loss']:.4f}")
             else:
-                log(f"step {step} loss {m['loss']:.4f}")
+                log(f"step {step} loss {m['loss']:.4f} flow {m['flow_loss']:.4f} "
+                    f"shortcut {m['shortcut_loss']:.4f}")
         if bar is not None:
             bar.update(1)
         if step % run.ckpt_every == 0:

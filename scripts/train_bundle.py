@@ -1,0 +1,107 @@
+"""Train the whole bundled checkpoint in one go: semantic encoder, sync model, generator.
+
+Made for one short lease of the GPU machine (which has jax/flax/optax but no moviepy),
+and runnable on the CPU with small budgets. Clips are made once, in parallel, and shared by
+all three stages. Everything lands under --out; the pipeline folder is --out/pipeline.
+
+    python scripts/train_bundle.py --out runs/bundle --clips 3000 \
+        --sem-seconds 75 --sync-seconds 120 --gen-seconds 270
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/bundle")
+    p.add_argument("--clips", type=int, default=3000)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--encoder-preset", default="cpu")
+    p.add_argument("--gen-preset", default="gpu", help="RUN_PRESETS name of train_generator")
+    p.add_argument("--model", default=None, help="ModelConfig preset override")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--sem-steps", type=int, default=100000)
+    p.add_argument("--sync-steps", type=int, default=100000)
+    p.add_argument("--gen-steps", type=int, default=100000)
+    p.add_argument("--sem-seconds", type=float, default=75)
+    p.add_argument("--sync-seconds", type=float, default=120)
+    p.add_argument("--gen-seconds", type=float, default=270)
+    p.add_argument("--semantic", default=None, help="use this trained semantic encoder folder")
+    p.add_argument("--sync", default=None, help="use this trained sync model folder")
+    a = p.parse_args(argv)
+
+    import jax
+    import numpy as np
+    from salsav_core.config import model_preset
+    from salsav_core.encoders import train as enc_train
+    from salsav_core.encoders.presets import semantic_preset, sync_preset
+    from salsav_core.train_generator import RUN_PRESETS, make_clips, train_generator
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"devices": [str(d) for d in jax.devices()], "args": vars(a)}
+    t_all = time.perf_counter()
+    log = lambda *m: print(f"[{time.perf_counter() - t_all:7.1f}s]", *m, flush=True)  # noqa: E731
+    log("devices", report["devices"])
+
+    run = RUN_PRESETS[a.gen_preset]
+    over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps).items() if v is not None}
+    run = dataclasses.replace(run, n_clips=a.clips, **over)
+    duration = model_preset(run.model).window_seconds
+
+    # 1. clips, once (seeds < 1e6 only: held-out seeds start at 1e9)
+    t0 = time.perf_counter()
+    seeds = np.random.default_rng(run.seed).choice(1_000_000, size=a.clips, replace=False)
+    clips = make_clips(seeds, duration, run.image_size, a.workers)
+    report["clips_seconds"] = time.perf_counter() - t0
+    log(f"{len(clips)} clips of {duration} s in {report['clips_seconds']:.1f} s")
+
+    def pooled_clip(seed, duration=None, size=None):   # ClipPool → a prebuilt clip
+        frames, audio, caption = clips[seed % len(clips)]
+        return SimpleNamespace(frames=frames, audio=audio, caption=caption)
+
+    # 2. encoders
+    from salsav_core.encoders.pretrained import load_semantic, load_sync
+    if a.semantic:
+        sem = load_semantic(a.semantic)
+    else:
+        cfg = dataclasses.replace(semantic_preset(a.encoder_preset), pool_clips=min(1024, len(clips)),
+                                  ckpt_every=10**9)
+        sem, m = enc_train.train_semantic(cfg, a.sem_steps, str(out / "semantic"), resume=True,
+                                          make_clip=pooled_clip, progress=False, log_every=100,
+                                          max_seconds=a.sem_seconds)
+        report["semantic"] = {k: v for k, v in m.items() if k != "losses"}
+        log("semantic", {k: v for k, v in m.items() if k not in ("losses", "history")})
+    if a.sync:
+        syn = load_sync(a.sync)
+    else:
+        cfg = dataclasses.replace(sync_preset(a.encoder_preset), pool_clips=min(1024, len(clips)),
+                                  ckpt_every=10**9)
+        syn, m = enc_train.train_sync(cfg, a.sync_steps, str(out / "sync"), resume=True,
+                                      make_clip=pooled_clip, progress=False, log_every=100,
+                                      max_seconds=a.sync_seconds)
+        report["sync"] = {k: v for k, v in m.items() if k != "losses"}
+        log("sync", {k: v for k, v in m.items() if k not in ("losses", "history")})
+
+    # 3. generator on cached features
+    pipe, hist = train_generator(run, sem, syn, out / "generator", out / "pipeline", resume=True,
+                                 max_seconds=a.gen_seconds, log=log, progress=False, clips=clips)
+    report["generator"] = {"steps": pipe.meta.get("trained_steps"), "seconds": pipe.meta.get("train_seconds"),
+                           "last": hist[-1] if hist else None, "run": dataclasses.asdict(run)}
+    report["total_seconds"] = time.perf_counter() - t_all
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    log("done", json.dumps(report["generator"], default=str))
+
+
+if __name__ == "__main__":
+    main()

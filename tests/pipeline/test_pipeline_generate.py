@@ -1,0 +1,96 @@
+"""The one generate() entry point: shapes, muxing, reference spans, trimming, bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from salsav_core.config import LATENT_RATE, SAMPLE_RATE, latent_frames
+from salsav_core.pipeline import GenerationError, Pipeline
+
+
+def _streams(path):
+    import imageio_ffmpeg
+    r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path],
+                       capture_output=True, text=True)
+    return r.stderr
+
+
+def test_generate_muxes_audio_of_video_length(tiny_pipe, videos, tmp_path):
+    from salsav_core import video_io
+    res = tiny_pipe.generate(videos["good"], steps=2, guidance=4.0, seed=5,
+                             out_path=str(tmp_path / "out.mp4"))
+    info = video_io.probe(videos["good"])
+    assert res.wave.dtype == np.float32 and res.wave.ndim == 1
+    assert abs(len(res.wave) - info.duration * SAMPLE_RATE) <= 1
+    assert res.latent.shape == (latent_frames(info.duration), 64)
+    assert set(res.timings) >= {"read", "features", "sampling", "decode", "mux", "total"}
+    assert all(v >= 0 for v in res.timings.values())
+    out = video_io.probe(res.video_path)
+    assert out.has_audio and out.has_video
+    assert abs(out.duration - info.duration) < 1.5 / 24
+    assert _streams(res.video_path).count("Audio:") == 1
+    audio = video_io.read_audio(res.video_path)
+    assert abs(len(audio) / SAMPLE_RATE - info.duration) <= 1024 / SAMPLE_RATE + 1e-3
+    # 2 s > one 1 s test window: the long-form sampler ran several windows
+    assert len(res.windows) >= 2 and res.windows[0][0] == 0.0
+
+
+def test_same_seed_same_audio_other_seed_differs(tiny_pipe, videos):
+    a = tiny_pipe.generate(videos["good"], steps=1, seed=1, mux=False)
+    b = tiny_pipe.generate(videos["good"], steps=1, seed=1, mux=False)
+    c = tiny_pipe.generate(videos["good"], steps=1, seed=2, mux=False)
+    np.testing.assert_array_equal(a.latent, b.latent)
+    assert np.abs(a.latent - c.latent).max() > 1e-3
+
+
+def test_reference_span_is_kept_exactly(tiny_pipe, videos):
+    ref_start = 0.5
+    res = tiny_pipe.generate(videos["good"], steps=2, seed=0, reference_audio=videos["ref"],
+                             reference_start=ref_start, mux=False)
+    import soundfile as sf
+    wave, sr = sf.read(videos["ref"], dtype="float32")
+    ref_lat = tiny_pipe.codec.encode(wave, sr)
+    s = int(round(ref_start * LATENT_RATE))
+    np.testing.assert_allclose(res.latent[s:s + len(ref_lat)], ref_lat, atol=1e-6)
+    assert res.reference_span == pytest.approx((0.5, 1.0), abs=1e-3)
+
+
+def test_trimmed_range(tiny_pipe, videos, tmp_path):
+    from salsav_core import video_io
+    res = tiny_pipe.generate(videos["good"], steps=1, seed=0, start=0.5, duration=1.0,
+                             out_path=str(tmp_path / "trim.mp4"))
+    assert abs(len(res.wave) / SAMPLE_RATE - 1.0) < 1e-3
+    assert abs(video_io.probe(res.video_path).duration - 1.0) < 0.1
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(steps=3), "steps"), (dict(steps=0), "steps"), (dict(steps=10**6), "steps"),
+    (dict(guidance=-1.0), "guidance"), (dict(guidance=float("nan")), "guidance"),
+    (dict(start=5.0), "outside"), (dict(duration=-1.0), "positive"),
+])
+def test_bad_parameters_give_clear_errors(tiny_pipe, videos, kwargs, words):
+    with pytest.raises(GenerationError, match=words):
+        tiny_pipe.generate(videos["good"], mux=False, **kwargs)
+
+
+def test_bad_files_and_references(tiny_pipe, videos):
+    for key in ("text", "truncated"):
+        with pytest.raises(GenerationError) as e:
+            tiny_pipe.generate(videos[key], mux=False)
+        assert "Traceback" not in str(e.value) and len(str(e.value)) < 300
+    with pytest.raises(GenerationError, match="past the end"):
+        tiny_pipe.generate(videos["good"], reference_audio=videos["long_ref"], mux=False)
+    with pytest.raises(GenerationError, match="outside"):
+        tiny_pipe.generate(videos["good"], reference_audio=videos["ref"], reference_start=9.0,
+                           mux=False)
+
+
+def test_over_long_video_is_refused(videos):
+    from salsav_core.pipeline import Limits
+    pipe = Pipeline.random_init("test", "tiny", seed=3)
+    pipe.limits = Limits(max_duration=1.0)
+    with pytest.raises(GenerationError, match="limit"):
+        pipe.generate(videos["good"], mux=False)
