@@ -1,0 +1,528 @@
+"""`salsav eval`: objective evaluation of a pipeline on held-out SynthFoley clips.
+
+Measures what the paper measures (issue 5), with procedural ground truth instead of human
+labels:
+- sync: every true event against the onsets detected in the generated audio — recall and
+  precision of a one-to-one matching within ±50 ms and ±25 ms, the median distance of each
+  event to its nearest onset, and a chance level (the same onsets circularly shifted by a
+  random offset, which keeps their count and rhythm but breaks their timing);
+- silence: the fraction of visible-but-soundless stretches kept quiet;
+- SWSD (paper A.2) per clip, and a pooled Fréchet distance of log-mel frame statistics
+  (`mel_stat_distance`: a spectral-statistics distance, NOT VGGish FAD);
+- all of it at each step count (Fig. 5 left, Table 2), for two controls (video shifted by
+  0.5 s, another clip's video), for the true audio and the codec round trip (the ceilings);
+- audio conditioning (Fig. 6): the same scores over a common unseen tail as the true-audio
+  reference at the start grows (0, 0.5, 1, 2, 4 s);
+- long form (Fig. 5 right): per 10 s segment of 60 s clips, iterative window-by-window
+  extension against one single pass over the whole clip.
+
+Pure scoring/aggregation functions first, then `run_eval(pipe, EvalConfig)`, then `main`.
+The JSON layout is the one `analysis/objective.py` reads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import SAMPLE_RATE, SYNC_FPS, latent_frames
+from .data.synthfoley import HELDOUT_SEED0, make_clip
+from . import metrics, sampler
+
+SECTIONS = ("steps", "reference", "controls", "conditioning", "long")
+SR = SAMPLE_RATE
+
+
+class EvalError(ValueError):
+    """Bad evaluation request (message safe to print)."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    clips: int = 24                               # 5 s clips for steps / controls / reference
+    steps: tuple = (1, 2, 4, 8, 16, 32)
+    guidance: float = 4.0
+    seed0: int = HELDOUT_SEED0                    # held-out clip seeds start here (>= 10**9)
+    duration: float = 5.0
+    control_steps: int = 8
+    shift_seconds: float = 0.5
+    cond_clips: int = 12
+    cond_seconds: float = 9.5                     # > max ref + an unseen tail; 2 windows of 5 s
+    cond_refs: tuple = (0.0, 0.5, 1.0, 2.0, 4.0)
+    cond_steps: int = 8
+    long_clips: int = 2
+    long_seconds: float = 60.0
+    segment_seconds: float = 10.0
+    long_steps: int = 8
+    chance_shifts: int = 20
+    prompt: str = "caption"                       # "caption" (the clip's caption) or "none"
+    skip: frozenset = field(default_factory=frozenset)
+
+    # Seed offsets keep the clip sets of the sections disjoint.
+    COND_OFFSET = 100_000
+    LONG_OFFSET = 200_000
+
+    def check(self) -> "EvalConfig":
+        if self.seed0 < HELDOUT_SEED0:
+            raise EvalError(f"--seed0 must be >= {HELDOUT_SEED0} (held-out seeds); got {self.seed0}")
+        if self.clips < 2:
+            raise EvalError("need at least 2 clips (the other-video control pairs clips)")
+        bad = [s for s in self.steps if s not in sampler.ALLOWED_STEPS]
+        if bad or not self.steps:
+            raise EvalError(f"steps must be among {sampler.ALLOWED_STEPS}; got {list(self.steps)}")
+        if not (math.isfinite(self.guidance) and self.guidance >= 0):
+            raise EvalError(f"guidance must be finite and >= 0; got {self.guidance}")
+        if "conditioning" not in self.skip and self.cond_seconds <= max(self.cond_refs) + 0.5:
+            raise EvalError(f"conditioning clips ({self.cond_seconds} s) must be longer than the "
+                            f"largest reference ({max(self.cond_refs)} s) + 0.5 s")
+        if "long" not in self.skip and self.long_seconds < self.segment_seconds:
+            raise EvalError("--long-seconds must be at least one segment long")
+        unknown = set(self.skip) - set(SECTIONS)
+        if unknown:
+            raise EvalError(f"unknown --skip sections {sorted(unknown)}; choose from {SECTIONS}")
+        return self
+
+
+# ----------------------------------------------------------------------------- scoring
+
+def nearest_distances(true_times, onsets) -> np.ndarray:
+    """Seconds from each true event to its nearest onset (inf when there are no onsets)."""
+    t, o = np.asarray(true_times, float).ravel(), np.asarray(onsets, float).ravel()
+    if not len(o):
+        return np.full(len(t), np.inf)
+    return np.abs(o[None, :] - t[:, None]).min(axis=1) if len(t) else np.zeros(0)
+
+
+def chance_matches(true_times, onsets, length: float, rng, n_shifts: int = 20,
+                   tol: float = 0.05, margin: float = 0.25) -> float:
+    """Mean matched count when the onsets are circularly shifted by δ ~ U[margin, length−margin]
+    within [0, length): the count coincidence alone gives (a circular-shift null)."""
+    t, o = np.asarray(true_times, float), np.asarray(onsets, float)
+    if not len(t) or not len(o) or length <= 2 * margin or n_shifts < 1:
+        return 0.0
+    counts = [metrics.sync_scores(t, np.mod(o + d, length), tol)["n_matched"]
+              for d in rng.uniform(margin, length - margin, n_shifts)]
+    return float(np.mean(counts))
+
+
+def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1: float, rng,
+                  n_shifts: int = 20, with_swsd: bool = True) -> dict:
+    """Counts and distances for [t0, t1) of one clip; event/onset times are in clip seconds.
+
+    Returns a record for `aggregate`: n_true, n_det, matched_50/25, chance_50/25 (expected
+    matches under the circular-shift null), nearest (s, per event), spans, kept, swsd.
+    """
+    a, b = int(round(t0 * SR)), int(round(t1 * SR))
+    tw, gw = np.asarray(true_wave)[a:b], np.asarray(gen_wave)[a:b]
+    tt = np.asarray([x for x in true_times if t0 <= x < t1]) - t0
+    oo = np.asarray([x for x in onsets if t0 <= x < t1]) - t0
+    m50 = metrics.sync_scores(tt, oo, 0.05)["n_matched"]
+    m25 = metrics.sync_scores(tt, oo, 0.025)["n_matched"]
+    sp = [(max(s, t0) - t0, min(e, t1) - t0) for s, e in spans if e > t0 and s < t1 and min(e, t1) - max(s, t0) > 0.1]
+    kept = metrics.silence_kept(gw, SR, sp) * len(sp) if sp else 0.0
+    return dict(n_true=len(tt), n_det=len(oo), matched_50=m50, matched_25=m25,
+                chance_50=chance_matches(tt, oo, t1 - t0, rng, n_shifts, 0.05),
+                chance_25=chance_matches(tt, oo, t1 - t0, rng, n_shifts, 0.025),
+                nearest=nearest_distances(tt, oo).tolist(), spans=len(sp), kept=float(kept),
+                swsd=metrics.swsd(tw, gw, SR) if with_swsd else float("nan"), seconds=t1 - t0)
+
+
+def _ratio(a, b) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def aggregate(records: list[dict], true_waves=None, gen_waves=None) -> dict:
+    """Pool per-clip records: micro-averaged recall/precision (Σ matched / Σ events or onsets),
+    median nearest distance over all events, pooled silence, mean SWSD, and (when waves are
+    given) the pooled log-mel statistics distance."""
+    s = lambda k: sum(r[k] for r in records)
+    near = np.concatenate([np.asarray(r["nearest"], float) for r in records]) if records else np.zeros(0)
+    out = {
+        "sync_recall_50ms": _ratio(s("matched_50"), s("n_true")),
+        "sync_precision_50ms": _ratio(s("matched_50"), s("n_det")),
+        "sync_median_ms": float(1000 * np.median(near)) if len(near) else float("nan"),
+        "silence_kept": _ratio(s("kept"), s("spans")),
+        "swsd": float(np.nanmean([r["swsd"] for r in records])) if records else float("nan"),
+        "sync_recall_25ms": _ratio(s("matched_25"), s("n_true")),
+        "sync_precision_25ms": _ratio(s("matched_25"), s("n_det")),
+        "chance_recall_50ms": _ratio(s("chance_50"), s("n_true")),
+        "chance_precision_50ms": _ratio(s("chance_50"), s("n_det")),
+        "chance_recall_25ms": _ratio(s("chance_25"), s("n_true")),
+        "events": int(s("n_true")), "onsets": int(s("n_det")), "silent_spans": int(s("spans")),
+        "onsets_per_event": _ratio(s("n_det"), s("n_true")), "clips": len(records),
+    }
+    if true_waves is not None and gen_waves is not None and len(true_waves):
+        out["mel_stat_distance"] = metrics.mel_stat_distance(
+            np.concatenate(true_waves), np.concatenate(gen_waves), SR)
+    return out
+
+
+def shift_frames(frames: np.ndarray, seconds: float, fps: float = SYNC_FPS) -> np.ndarray:
+    """Delay a frame stream by `seconds` (frame t shows time t − seconds; the first frame is
+    repeated), keeping its length. (T, H, W, 3) -> (T, H, W, 3)."""
+    k = int(round(seconds * fps))
+    if k <= 0:
+        return frames
+    k = min(k, len(frames))
+    return np.concatenate([np.repeat(frames[:1], k, axis=0), frames[:len(frames) - k]])
+
+
+# ----------------------------------------------------------------------------- generation
+
+def _log(msg: str) -> None:
+    print(f"[eval {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def decode(pipe, latent, duration: float) -> np.ndarray:
+    """Latent → waveform of exactly `duration` s, peak-limited as `Pipeline.generate` does."""
+    wave = pipe.codec.decode(np.asarray(latent))
+    n = int(round(duration * SR))
+    wave = np.pad(wave, (0, max(n - len(wave), 0)))[:n]
+    peak = float(np.max(np.abs(wave))) if n else 0.0
+    return (wave * (0.99 / peak) if peak > 0.99 else wave).astype(np.float32)
+
+
+def _conditions(pipe, frames24, caption, cfg: EvalConfig):
+    prompt = caption if cfg.prompt == "caption" else ""
+    return pipe.conditions_from_frames(frames24[::3], frames24, prompt)
+
+
+def _times(clip):
+    return [e.time for e in clip.events]
+
+
+def _score_clip(clip, wave, rng, cfg, true_times=None, with_swsd=True):
+    on = metrics.detect_onsets(wave, SR)
+    tt = _times(clip) if true_times is None else true_times
+    return score_segment(clip.audio, wave, tt, on, clip.silent_spans, 0.0, clip.duration, rng,
+                         cfg.chance_shifts, with_swsd), on
+
+
+def eval_steps(pipe, clips, conds, cfg: EvalConfig, rng) -> dict:
+    out = {}
+    for s in cfg.steps:
+        recs, gens, secs = [], [], []
+        for i, (clip, cond) in enumerate(zip(clips, conds)):
+            t0 = time.perf_counter()
+            lat = pipe.sample(cond, clip.duration, s, cfg.guidance, seed=i)
+            secs.append(time.perf_counter() - t0)
+            wave = decode(pipe, lat, clip.duration)
+            gens.append(wave)
+            recs.append(_score_clip(clip, wave, rng, cfg)[0])
+        agg = aggregate(recs, [c.audio for c in clips], gens)
+        per_clip = float(np.mean(secs))
+        agg.update(sample_seconds_per_clip=per_clip, ms_per_step=1000 * per_clip / s,
+                   rtf=per_clip / cfg.duration)
+        out[str(s)] = agg
+        _log(f"steps {s:2d}: R@50 {agg['sync_recall_50ms']:.3f} P@50 {agg['sync_precision_50ms']:.3f} "
+             f"SWSD {agg['swsd']:.4f} ({per_clip:.2f} s/clip)")
+    return out
+
+
+def eval_reference(pipe, clips, cfg: EvalConfig, rng) -> dict:
+    """The detector on the true audio (the ceiling) and on its codec round trip."""
+    true = aggregate([_score_clip(c, c.audio, rng, cfg)[0] for c in clips],
+                     [c.audio for c in clips], [c.audio for c in clips])
+    rt = [decode(pipe, pipe.codec.encode(c.audio, SR), c.duration) for c in clips]
+    codec = aggregate([_score_clip(c, w, rng, cfg)[0] for c, w in zip(clips, rt)],
+                      [c.audio for c in clips], rt)
+    return {"true_audio": true, "codec_roundtrip": codec}
+
+
+def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
+    """Same clips and captions, video shifted by shift_seconds or taken from the next clip."""
+    out = {}
+    for name in ("shifted", "other_video"):
+        recs, gens, follow = [], [], []
+        for i, clip in enumerate(clips):
+            if name == "shifted":
+                frames = shift_frames(clip.frames, cfg.shift_seconds)
+            else:
+                frames = clips[(i + 1) % len(clips)].frames
+            cond = _conditions(pipe, frames, clip.caption, cfg)
+            lat = pipe.sample(cond, clip.duration, cfg.control_steps, cfg.guidance, seed=i)
+            wave = decode(pipe, lat, clip.duration)
+            gens.append(wave)
+            rec, on = _score_clip(clip, wave, rng, cfg)
+            recs.append(rec)
+            # does the audio follow the video it was shown (the shifted or the other clip's)?
+            if name == "shifted":
+                shown = [t + cfg.shift_seconds for t in _times(clip) if t + cfg.shift_seconds < clip.duration]
+            else:
+                shown = _times(clips[(i + 1) % len(clips)])
+            follow.append(metrics.sync_scores(shown, on, 0.05))
+        agg = aggregate(recs, [c.audio for c in clips], gens)
+        agg["steps"] = cfg.control_steps
+        agg["recall_vs_shown_video_50ms"] = _ratio(sum(f["n_matched"] for f in follow),
+                                                   sum(f["n_true"] for f in follow))
+        agg["precision_vs_shown_video_50ms"] = _ratio(sum(f["n_matched"] for f in follow),
+                                                      sum(f["n_detected"] for f in follow))
+        out[name] = agg
+        _log(f"control {name}: R@50 {agg['sync_recall_50ms']:.3f} P@50 {agg['sync_precision_50ms']:.3f}")
+    return out
+
+
+def eval_conditioning(pipe, cfg: EvalConfig, rng) -> dict:
+    """Reference = true audio of [0, L); every L is scored on the same unseen tail
+    [max(cond_refs), end) so the numbers are comparable."""
+    tail0 = max(cfg.cond_refs)
+    clips = [make_clip(cfg.seed0 + cfg.COND_OFFSET + i, cfg.cond_seconds) for i in range(cfg.cond_clips)]
+    conds = [_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
+    out = {}
+    for L in cfg.cond_refs:
+        recs, tw, gw = [], [], []
+        for i, (clip, cond) in enumerate(zip(clips, conds)):
+            ref = pipe.codec.encode(clip.audio[:int(round(L * SR))], SR) if L > 0 else None
+            lat = pipe.sample(cond, clip.duration, cfg.cond_steps, cfg.guidance, seed=i,
+                              ref_latent=ref, ref_start=0.0)
+            wave = decode(pipe, lat, clip.duration)
+            on = metrics.detect_onsets(wave, SR)
+            recs.append(score_segment(clip.audio, wave, _times(clip), on, clip.silent_spans,
+                                      tail0, clip.duration, rng, cfg.chance_shifts))
+            a = int(round(tail0 * SR))
+            tw.append(clip.audio[a:])
+            gw.append(wave[a:])
+        agg = aggregate(recs, tw, gw)
+        agg.update(reference_seconds=L, scored_from_s=tail0, scored_to_s=cfg.cond_seconds)
+        out[f"{L:g}"] = agg
+        _log(f"conditioning ref {L:g} s: SWSD {agg['swsd']:.4f} R@50 {agg['sync_recall_50ms']:.3f}")
+    return out
+
+
+def eval_long(pipe, cfg: EvalConfig, rng) -> dict:
+    """Iterative extension (the product path) vs one single pass over the whole clip."""
+    from .pipeline import _window_spans
+    clips = [make_clip(cfg.seed0 + cfg.LONG_OFFSET + i, cfg.long_seconds) for i in range(cfg.long_clips)]
+    n_seg = int(cfg.long_seconds // cfg.segment_seconds)
+    n_frames = latent_frames(cfg.long_seconds)
+    res = {"iterative": [[] for _ in range(n_seg)], "single_pass": [[] for _ in range(n_seg)]}
+    waves = {k: [[] for _ in range(n_seg)] for k in res}
+    truth = [[] for _ in range(n_seg)]
+    wall = {"iterative": [], "single_pass": []}
+    for i, clip in enumerate(clips):
+        cond = _conditions(pipe, clip.frames, clip.caption, cfg)
+        for mode in ("iterative", "single_pass"):
+            t0 = time.perf_counter()
+            if mode == "iterative":
+                lat = pipe.sample(cond, clip.duration, cfg.long_steps, cfg.guidance, seed=i)
+            else:   # one window of the full length (RoPE: any length runs)
+                lat = sampler.sample(pipe._graph, cond, n_frames, cfg.long_steps, cfg.guidance, seed=i)
+            wall[mode].append(time.perf_counter() - t0)
+            wave = decode(pipe, lat, clip.duration)
+            on = metrics.detect_onsets(wave, SR)
+            for k in range(n_seg):
+                a, b = k * cfg.segment_seconds, (k + 1) * cfg.segment_seconds
+                res[mode][k].append(score_segment(clip.audio, wave, _times(clip), on,
+                                                  clip.silent_spans, a, b, rng, cfg.chance_shifts))
+                waves[mode][k].append(wave[int(a * SR):int(b * SR)])
+                if mode == "iterative":
+                    truth[k].append(clip.audio[int(a * SR):int(b * SR)])
+            _log(f"long clip {i} {mode}: {wall[mode][-1]:.1f} s")
+    out = {}
+    for mode in res:
+        rows = []
+        for k in range(n_seg):
+            agg = aggregate(res[mode][k], truth[k], waves[mode][k])
+            rows.append({"segment": k, "start_s": k * cfg.segment_seconds,
+                         "end_s": (k + 1) * cfg.segment_seconds, **agg})
+        out[mode] = rows
+    out.update(seconds=cfg.long_seconds, clips=cfg.long_clips, steps=cfg.long_steps,
+               windows_per_clip=len(_window_spans(n_frames, pipe.cfg)),
+               iterative_wall_s=float(np.mean(wall["iterative"])),
+               single_pass_wall_s=float(np.mean(wall["single_pass"])))
+    return out
+
+
+def _machine() -> dict:
+    import jax
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=10).stdout.strip()
+    except Exception:
+        commit = ""
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "jax": jax.__version__,
+            "devices": [str(d) for d in jax.devices()], "git_commit": commit}
+
+
+def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
+    """All sections (minus cfg.skip) → the JSON-ready result dict."""
+    cfg.check()
+    t_all = time.perf_counter()
+    rng = np.random.default_rng(0)
+    seeds = [cfg.seed0 + i for i in range(cfg.clips)]
+    clips = [make_clip(s, cfg.duration) for s in seeds]
+    conds = [_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
+    pipe.sample(conds[0], cfg.duration, 1, cfg.guidance, seed=0)   # compile outside the timings
+    ev: dict = {}
+    if "steps" not in cfg.skip:
+        ev["steps"] = eval_steps(pipe, clips, conds, cfg, rng)
+    if "controls" not in cfg.skip:
+        ev["controls"] = eval_controls(pipe, clips, cfg, rng)
+    if "reference" not in cfg.skip:
+        ev["reference"] = eval_reference(pipe, clips, cfg, rng)
+    if "conditioning" not in cfg.skip:
+        ev["conditioning"] = eval_conditioning(pipe, cfg, rng)
+    if "long" not in cfg.skip:
+        ev["long_form"] = eval_long(pipe, cfg, rng)
+    c = asdict(cfg)
+    c["skip"] = sorted(cfg.skip)
+    ev["meta"] = {
+        "checkpoint": checkpoint, "config": c, "seeds": seeds,
+        "conditioning_seeds": [cfg.seed0 + cfg.COND_OFFSET + i for i in range(cfg.cond_clips)],
+        "long_form_seeds": [cfg.seed0 + cfg.LONG_OFFSET + i for i in range(cfg.long_clips)],
+        "wall_seconds": time.perf_counter() - t_all, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": _machine(), "generator": pipe.cfg.to_dict(),
+        "notes": {
+            "sync": "one-to-one matching of true events to detected onsets within ±50/±25 ms; "
+                    "sync_median_ms = median over true events of the distance to the nearest onset",
+            "chance": "circular-shift null: the generated onsets shifted by δ~U[0.25, L−0.25] s "
+                      "(mod L), mean matches over shifts",
+            "mel_stat_distance": "Fréchet distance of pooled log-mel frame statistics; NOT VGGish FAD",
+            "controls": "same clips, same caption and noise; video shifted by shift_seconds or "
+                        "another clip's video; scored against the clip's own truth",
+            "conditioning": "reference = true audio of [0, L) placed at 0; scored on the common "
+                            "unseen tail [max(cond_refs), end)",
+            "long_form": "iterative = the product's window-by-window extension; single_pass = "
+                         "one window of the whole clip",
+            "rtf": "sampling wall seconds / audio seconds (decode excluded), this machine",
+        },
+    }
+    return ev
+
+
+# ----------------------------------------------------------------------------- report
+
+_COLS = [("R@50", "sync_recall_50ms", "{:.3f}"), ("P@50", "sync_precision_50ms", "{:.3f}"),
+         ("R@25", "sync_recall_25ms", "{:.3f}"), ("P@25", "sync_precision_25ms", "{:.3f}"),
+         ("chR@50", "chance_recall_50ms", "{:.3f}"), ("med ms", "sync_median_ms", "{:.1f}"),
+         ("onset/ev", "onsets_per_event", "{:.2f}"), ("silence", "silence_kept", "{:.2f}"),
+         ("SWSD", "swsd", "{:.4f}"), ("melFD", "mel_stat_distance", "{:.1f}")]
+
+
+def _row(name: str, d: dict, extra=()) -> str:
+    cells = [f"{name:<26}"]
+    for _, k, f in list(_COLS) + list(extra):
+        v = d.get(k)
+        cells.append(f"{(f.format(v) if isinstance(v, (int, float)) and v == v else '-'):>8}")
+    return " ".join(cells)
+
+
+def format_table(ev: dict) -> str:
+    """Markdown-ish plain-text table of every section."""
+    head = lambda extra=(): " ".join([f"{'':<26}"] + [f"{h:>8}" for h, _, _ in list(_COLS) + list(extra)])
+    t_extra = [("s/clip", "sample_seconds_per_clip", "{:.2f}"), ("RTF", "rtf", "{:.3f}")]
+    lines = []
+    if "steps" in ev or "controls" in ev or "reference" in ev:
+        dur = ev.get("meta", {}).get("config", {}).get("duration", "?")
+        lines += [f"Sync / quality ({dur} s held-out clips)", head(t_extra)]
+        for s, d in sorted(ev.get("steps", {}).items(), key=lambda kv: int(kv[0])):
+            lines.append(_row(f"model, {s} steps", d, t_extra))
+        for name, d in ev.get("controls", {}).items():
+            lines.append(_row(f"control: {name}", d, t_extra))
+        for name, d in ev.get("reference", {}).items():
+            lines.append(_row(f"reference: {name}", d, t_extra))
+    if "conditioning" in ev:
+        lines += ["", "Audio conditioning (scored on the common unseen tail)", head()]
+        for k, d in sorted(ev["conditioning"].items(), key=lambda kv: float(kv[0])):
+            lines.append(_row(f"reference {k} s", d))
+    lf = ev.get("long_form")
+    if lf:
+        lines += ["", f"Long form ({lf['clips']} x {lf['seconds']:g} s, {lf['steps']} steps; "
+                      f"wall {lf['iterative_wall_s']:.1f} s iterative, {lf['single_pass_wall_s']:.1f} s single pass)",
+                  head()]
+        for mode in ("iterative", "single_pass"):
+            for r in lf[mode]:
+                lines.append(_row(f"{mode} {r['start_s']:g}-{r['end_s']:g} s", r))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def _floats(s: str) -> tuple:
+    return tuple(float(x) for x in s.split(",") if x.strip())
+
+
+def _ints(s: str) -> tuple:
+    return tuple(int(x) for x in s.split(",") if x.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="salsav eval", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = EvalConfig()
+    p.add_argument("--checkpoint", default=None, help="checkpoint folder or Hub repo (default: bundled)")
+    p.add_argument("--clips", type=int, default=d.clips, help="5 s held-out clips")
+    p.add_argument("--steps", type=_ints, default=d.steps, help="comma-separated step counts")
+    p.add_argument("--guidance", type=float, default=d.guidance)
+    p.add_argument("--out", default=None, help="write the JSON here")
+    p.add_argument("--seed0", type=int, default=d.seed0, help="first held-out clip seed (>= 10**9)")
+    p.add_argument("--duration", type=float, default=d.duration, help="seconds per clip")
+    p.add_argument("--control-steps", type=int, default=d.control_steps)
+    p.add_argument("--cond-clips", type=int, default=d.cond_clips)
+    p.add_argument("--cond-seconds", type=float, default=d.cond_seconds)
+    p.add_argument("--cond-refs", type=_floats, default=d.cond_refs, help="reference seconds")
+    p.add_argument("--long-clips", type=int, default=d.long_clips)
+    p.add_argument("--long-seconds", type=float, default=d.long_seconds)
+    p.add_argument("--segment-seconds", type=float, default=d.segment_seconds)
+    p.add_argument("--chance-shifts", type=int, default=d.chance_shifts)
+    p.add_argument("--prompt", choices=("caption", "none"), default=d.prompt)
+    p.add_argument("--skip", default="", help=f"comma-separated sections to skip: {','.join(SECTIONS)} "
+                                              "(also accepts long_form)")
+    return p
+
+
+def config_from_args(a) -> EvalConfig:
+    skip = {s.strip().replace("long_form", "long") for s in a.skip.split(",") if s.strip()}
+    return EvalConfig(clips=a.clips, steps=tuple(a.steps), guidance=a.guidance, seed0=a.seed0,
+                      duration=a.duration, control_steps=a.control_steps, cond_clips=a.cond_clips,
+                      cond_seconds=a.cond_seconds, cond_refs=tuple(a.cond_refs),
+                      long_clips=a.long_clips, long_seconds=a.long_seconds,
+                      segment_seconds=a.segment_seconds, chance_shifts=a.chance_shifts,
+                      prompt=a.prompt, skip=frozenset(skip)).check()
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        cfg = config_from_args(a)
+    except EvalError as e:
+        print(f"salsav eval: {e}", file=sys.stderr)
+        return 2
+    from .pipeline import DEFAULT_CHECKPOINT, Pipeline
+    ckpt = a.checkpoint or DEFAULT_CHECKPOINT
+    _log(f"loading {ckpt}")
+    pipe = Pipeline.from_pretrained(ckpt)
+    ev = _jsonable(run_eval(pipe, cfg, checkpoint=str(ckpt)))
+    if a.out:   # written before the table is printed, so a long run is never lost
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(a.out, "w") as f:
+            json.dump(ev, f, indent=1)
+        _log(f"wrote {a.out} ({ev['meta']['wall_seconds']:.0f} s)")
+    print(format_table(ev))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

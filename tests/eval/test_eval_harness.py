@@ -1,0 +1,143 @@
+"""`salsav eval` end to end on a random tiny pipeline (structure and sanity, not quality),
+plus the pure scoring functions on hand-made cases."""
+import math
+
+import numpy as np
+import pytest
+
+from salsav_core import evaluate as E
+from salsav_core.config import SAMPLE_RATE
+
+KEYS = ("sync_recall_50ms", "sync_precision_50ms", "sync_median_ms", "silence_kept", "swsd",
+        "sync_recall_25ms", "chance_recall_50ms", "mel_stat_distance")
+
+
+def _unit(v):
+    return v is None or (math.isfinite(v) and 0.0 <= v <= 1.0)   # None = no spans (NaN)
+
+
+def _check_block(d):
+    for k in KEYS:
+        assert k in d, k
+    for k in ("sync_recall_50ms", "sync_precision_50ms", "sync_recall_25ms", "chance_recall_50ms",
+              "silence_kept"):
+        assert _unit(d[k]), (k, d[k])
+    assert d["sync_recall_25ms"] <= d["sync_recall_50ms"] + 1e-12
+    assert math.isfinite(d["swsd"]) and d["swsd"] >= 0
+    assert math.isfinite(d["mel_stat_distance"]) and d["mel_stat_distance"] >= 0
+    assert d["events"] > 0
+
+
+@pytest.mark.slow
+def test_eval_json_structure(eval_run):
+    ev, printed = eval_run
+    assert set(ev["steps"]) == {"1", "2"}
+    for s, d in ev["steps"].items():
+        _check_block(d)
+        assert d["sample_seconds_per_clip"] > 0 and d["rtf"] > 0
+        assert d["ms_per_step"] == pytest.approx(1000 * d["sample_seconds_per_clip"] / int(s))
+    assert set(ev["controls"]) == {"shifted", "other_video"}
+    for d in ev["controls"].values():
+        _check_block(d)
+        assert _unit(d["recall_vs_shown_video_50ms"])
+    # the true audio is its own ceiling: zero distance, every detected onset is a true event
+    true = ev["reference"]["true_audio"]
+    assert true["swsd"] == 0.0 and true["mel_stat_distance"] == pytest.approx(0.0, abs=1e-6)
+    assert true["sync_precision_50ms"] >= 0.75
+    assert 0 < ev["reference"]["codec_roundtrip"]["swsd"]
+    assert set(ev["conditioning"]) == {"0", "0.5"}
+    for d in ev["conditioning"].values():
+        _check_block(d)
+        assert d["scored_from_s"] == 0.5 and d["scored_to_s"] == 2.0
+    lf = ev["long_form"]
+    for mode in ("iterative", "single_pass"):
+        assert [r["segment"] for r in lf[mode]] == [0, 1]
+        assert [(r["start_s"], r["end_s"]) for r in lf[mode]] == [(0, 1), (1, 2)]
+        for r in lf[mode]:
+            assert r["clips"] == 2 and math.isfinite(r["swsd"])
+    assert lf["windows_per_clip"] >= 2        # the test preset's 1 s window forces extension
+    meta = ev["meta"]
+    assert min(meta["seeds"] + meta["conditioning_seeds"] + meta["long_form_seeds"]) >= 10 ** 9
+    assert len(set(meta["seeds"]) | set(meta["conditioning_seeds"]) | set(meta["long_form_seeds"])) == 6
+    assert meta["wall_seconds"] > 0 and meta["machine"]["cpu_count"] >= 1
+    for label in ("model, 1 steps", "control: other_video", "reference: true_audio",
+                  "reference 0.5 s", "single_pass 1-2 s"):
+        assert label in printed
+
+
+@pytest.mark.slow
+def test_eval_json_read_by_analysis(eval_run):
+    from analysis import objective
+    ev, _ = eval_run
+    assert list(objective.steps_table(ev)["steps"]) == [1, 2]
+    assert list(objective.conditioning_table(ev)["reference_s"]) == [0, 0.5]
+    lf = objective.long_form_tables(ev)
+    assert len(lf["iterative"]) == 2 and len(lf["single_pass"]) == 2 and "summary" in lf
+    assert len(objective.controls_table(ev)) == 2
+
+
+def test_skip_and_bad_args(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "e.json"
+    rc = E.main(["--checkpoint", str(tiny_checkpoint), "--clips", "2", "--steps", "1",
+                 "--duration", "1.0", "--skip", "long,conditioning,controls,reference",
+                 "--chance-shifts", "2", "--out", str(out)])
+    import json
+    ev = json.loads(out.read_text())
+    assert rc == 0 and set(ev) == {"steps", "meta"}
+    assert E.main(["--seed0", "5"]) == 2                      # training seeds refused
+    assert "held-out" in capsys.readouterr().err
+    assert E.main(["--steps", "3"]) == 2
+    assert E.main(["--skip", "everything"]) == 2
+    with pytest.raises(E.EvalError):
+        E.EvalConfig(cond_seconds=4.0).check()                 # no unseen tail after a 4 s reference
+
+
+# ----------------------------------------------------------------------------- pure functions
+
+def _clicks(times, dur=3.0, sr=SAMPLE_RATE):
+    x = np.random.default_rng(0).normal(0, 1e-4, int(dur * sr))
+    for t in times:
+        i = int(t * sr)
+        x[i:i + 2000] += np.exp(-np.arange(len(x[i:i + 2000])) / 300) * np.sin(np.arange(len(x[i:i + 2000])) * 0.3)
+    return x.astype(np.float32)
+
+
+def test_score_segment_perfect_and_shifted():
+    true = [0.3, 0.9, 1.7, 2.4]
+    rng = np.random.default_rng(0)
+    rec = E.score_segment(_clicks(true), _clicks(true), true, true, [], 0.0, 3.0, rng, 10)
+    agg = E.aggregate([rec])
+    assert agg["sync_recall_50ms"] == 1.0 and agg["sync_precision_50ms"] == 1.0
+    assert agg["sync_median_ms"] == 0.0 and agg["swsd"] == 0.0
+    assert agg["chance_recall_50ms"] < 0.5                     # 4 sparse events rarely coincide
+    late = [t + 0.3 for t in true]
+    rec2 = E.score_segment(_clicks(true), _clicks(late), true, late, [], 0.0, 3.0, rng, 10)
+    agg2 = E.aggregate([rec2])
+    assert agg2["sync_recall_50ms"] == 0.0 and agg2["sync_median_ms"] == pytest.approx(300.0)
+    assert agg2["swsd"] >= 0
+    # a segment only sees its own events, in segment time
+    seg = E.score_segment(_clicks(true), _clicks(true), true, true, [], 1.0, 3.0, rng, 10)
+    assert seg["n_true"] == 2 and seg["matched_50"] == 2
+
+
+def test_aggregate_pools_counts():
+    recs = [dict(n_true=4, n_det=2, matched_50=2, matched_25=1, chance_50=1.0, chance_25=0.5,
+                 nearest=[0.0, 0.01, 0.2, 0.3], spans=2, kept=1.0, swsd=0.1, seconds=1.0),
+            dict(n_true=0, n_det=3, matched_50=0, matched_25=0, chance_50=0.0, chance_25=0.0,
+                 nearest=[], spans=0, kept=0.0, swsd=0.3, seconds=1.0)]
+    a = E.aggregate(recs)
+    assert a["sync_recall_50ms"] == 0.5 and a["sync_precision_50ms"] == pytest.approx(0.4)
+    assert a["sync_recall_25ms"] == 0.25 and a["chance_recall_50ms"] == 0.25
+    assert a["sync_median_ms"] == pytest.approx(105.0) and a["silence_kept"] == 0.5
+    assert a["swsd"] == pytest.approx(0.2)
+
+
+def test_shift_frames_and_chance():
+    f = np.arange(10)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    g = E.shift_frames(f, 3 / 24)
+    assert g.shape == f.shape and list(g[:, 0, 0, 0]) == [0, 0, 0, 0, 1, 2, 3, 4, 5, 6]
+    rng = np.random.default_rng(0)
+    dense = np.arange(0.05, 10, 0.1)                          # 10 events per second
+    # the onsets are the events themselves; any shift leaves ±50 ms coincidences common
+    assert E.chance_matches(dense, dense, 10.0, rng, 20) / len(dense) > 0.5
+    assert E.chance_matches([1.0], [], 10.0, rng) == 0.0
