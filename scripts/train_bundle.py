@@ -70,28 +70,24 @@ def main(argv=None):
         frames, audio, caption = clips[seed % len(clips)]
         return SimpleNamespace(frames=frames, audio=audio, caption=caption)
 
-    # 2. encoders
+    # 2. encoders: load the given folders, or train each for its time budget on the shared clips
     from salsav_core.encoders.pretrained import load_semantic, load_sync
-    if a.semantic:
-        sem = load_semantic(a.semantic)
-    else:
-        cfg = dataclasses.replace(semantic_preset(a.encoder_preset), pool_clips=min(1024, len(clips)),
+    encoders = {}
+    for kind, folder, preset, train_fn, loader, steps, seconds in (
+            ("semantic", a.semantic, semantic_preset, enc_train.train_semantic, load_semantic,
+             a.sem_steps, a.sem_seconds),
+            ("sync", a.sync, sync_preset, enc_train.train_sync, load_sync, a.sync_steps,
+             a.sync_seconds)):
+        if folder:
+            encoders[kind] = loader(folder)
+            continue
+        cfg = dataclasses.replace(preset(a.encoder_preset), pool_clips=min(1024, len(clips)),
                                   ckpt_every=10**9)
-        sem, m = enc_train.train_semantic(cfg, a.sem_steps, str(out / "semantic"), resume=True,
-                                          make_clip=pooled_clip, progress=False, log_every=100,
-                                          max_seconds=a.sem_seconds)
-        report["semantic"] = {k: v for k, v in m.items() if k != "losses"}
-        log("semantic", {k: v for k, v in m.items() if k not in ("losses", "history")})
-    if a.sync:
-        syn = load_sync(a.sync)
-    else:
-        cfg = dataclasses.replace(sync_preset(a.encoder_preset), pool_clips=min(1024, len(clips)),
-                                  ckpt_every=10**9)
-        syn, m = enc_train.train_sync(cfg, a.sync_steps, str(out / "sync"), resume=True,
-                                      make_clip=pooled_clip, progress=False, log_every=100,
-                                      max_seconds=a.sync_seconds)
-        report["sync"] = {k: v for k, v in m.items() if k != "losses"}
-        log("sync", {k: v for k, v in m.items() if k not in ("losses", "history")})
+        encoders[kind], m = train_fn(cfg, steps, str(out / kind), resume=True, make_clip=pooled_clip,
+                                     progress=False, log_every=100, max_seconds=seconds)
+        report[kind] = {k: v for k, v in m.items() if k != "losses"}
+        log(kind, {k: v for k, v in m.items() if k not in ("losses", "history")})
+    sem, syn = encoders["semantic"], encoders["sync"]
 
     # 3. generator on cached features
     pipe, hist = train_generator(run, sem, syn, out / "generator", out / "pipeline", resume=True,

@@ -80,10 +80,10 @@ def build(config_path: str | os.PathLike, generate: Callable | None = None) -> P
             dst = out / "tracks" / v["name"] / f"{clip}.wav"
             dst.parent.mkdir(parents=True, exist_ok=True)
             soundfile.write(str(dst), np.asarray(wave, dtype=np.float32), int(sr))
-            tracks[v["name"]] = str(dst.resolve())
+            tracks[v["name"]] = os.path.relpath(dst.resolve(), out.resolve())
         for sysname, pattern in (cfg.get("external") or {}).items():
-            tracks[sysname] = str((base / pattern.format(clip=clip)).resolve())
-        clips.append({"name": clip, "video": str(video.resolve()), "tracks": tracks})
+            tracks[sysname] = os.path.relpath((base / pattern.format(clip=clip)).resolve(), out.resolve())
+        clips.append({"name": clip, "video": os.path.relpath(video.resolve(), out.resolve()), "tracks": tracks})
     manifest = {"name": cfg["name"], "systems": names + list(cfg.get("external") or {}), "clips": clips,
                 "trials_per_participant": min(10, len(clips)), **(cfg.get("manifest") or {})}
     out.mkdir(parents=True, exist_ok=True)

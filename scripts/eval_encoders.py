@@ -1,0 +1,41 @@
+"""Retrieval numbers of a checkpoint's encoders on held-out SynthFoley seeds (issue 4).
+
+    python scripts/eval_encoders.py [--checkpoint checkpoints/salsav-synthfoley] [--out FILE.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--checkpoint", default="checkpoints/salsav-synthfoley")
+    p.add_argument("--semantic-clips", type=int, default=100)
+    p.add_argument("--sync-clips", type=int, default=24)
+    p.add_argument("--out", default=None)
+    a = p.parse_args(argv)
+    from salsav_core.data.synthfoley import HELDOUT_SEED0
+    from salsav_core.encoders.evaluation import semantic_retrieval, sync_retrieval
+    from salsav_core.pipeline import Pipeline
+    pipe = Pipeline.from_pretrained(a.checkpoint)
+    res = {}
+    t = time.time()
+    res["semantic"] = semantic_retrieval(pipe.semantic, range(HELDOUT_SEED0, HELDOUT_SEED0 + a.semantic_clips))
+    res["semantic"]["eval_seconds"] = time.time() - t
+    print("semantic", json.dumps(res["semantic"], indent=1), flush=True)
+    t = time.time()
+    res["sync"] = sync_retrieval(pipe.sync, range(HELDOUT_SEED0, HELDOUT_SEED0 + a.sync_clips), duration=8.0)
+    res["sync"]["eval_seconds"] = time.time() - t
+    print("sync", json.dumps(res["sync"], indent=1), flush=True)
+    if a.out:
+        Path(a.out).write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
