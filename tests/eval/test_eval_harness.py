@@ -9,7 +9,8 @@ from salsav_core import evaluate as E
 from salsav_core.config import SAMPLE_RATE
 
 KEYS = ("sync_recall_50ms", "sync_precision_50ms", "sync_median_ms", "silence_kept", "swsd",
-        "sync_recall_25ms", "chance_recall_50ms", "mel_stat_distance")
+        "sync_recall_25ms", "chance_recall_50ms", "mel_stat_distance",
+        "sync_recall_detectable_50ms", "sync_recall_50ms_clipmean", "sync_precision_50ms_clipmean")
 
 
 def _unit(v):
@@ -20,7 +21,7 @@ def _check_block(d):
     for k in KEYS:
         assert k in d, k
     for k in ("sync_recall_50ms", "sync_precision_50ms", "sync_recall_25ms", "chance_recall_50ms",
-              "silence_kept"):
+              "silence_kept", "sync_recall_detectable_50ms", "sync_recall_50ms_clipmean"):
         assert _unit(d[k]), (k, d[k])
     assert d["sync_recall_25ms"] <= d["sync_recall_50ms"] + 1e-12
     assert math.isfinite(d["swsd"]) and d["swsd"] >= 0
@@ -44,6 +45,7 @@ def test_eval_json_structure(eval_run):
     true = ev["reference"]["true_audio"]
     assert true["swsd"] == 0.0 and true["mel_stat_distance"] == pytest.approx(0.0, abs=1e-6)
     assert true["sync_precision_50ms"] >= 0.75
+    assert true["sync_recall_detectable_50ms"] >= true["sync_recall_50ms"]
     assert 0 < ev["reference"]["codec_roundtrip"]["swsd"]
     assert set(ev["conditioning"]) == {"0", "0.5"}
     for d in ev["conditioning"].values():
@@ -122,14 +124,18 @@ def test_score_segment_perfect_and_shifted():
 
 def test_aggregate_pools_counts():
     recs = [dict(n_true=4, n_det=2, matched_50=2, matched_25=1, chance_50=1.0, chance_25=0.5,
-                 nearest=[0.0, 0.01, 0.2, 0.3], spans=2, kept=1.0, swsd=0.1, seconds=1.0),
+                 nearest=[0.0, 0.01, 0.2, 0.3], spans=2, kept=1.0, swsd=0.1, seconds=1.0,
+                 n_detectable=2, matched_detectable_50=2),
             dict(n_true=0, n_det=3, matched_50=0, matched_25=0, chance_50=0.0, chance_25=0.0,
-                 nearest=[], spans=0, kept=0.0, swsd=0.3, seconds=1.0)]
+                 nearest=[], spans=0, kept=0.0, swsd=0.3, seconds=1.0,
+                 n_detectable=0, matched_detectable_50=0)]
     a = E.aggregate(recs)
     assert a["sync_recall_50ms"] == 0.5 and a["sync_precision_50ms"] == pytest.approx(0.4)
     assert a["sync_recall_25ms"] == 0.25 and a["chance_recall_50ms"] == 0.25
     assert a["sync_median_ms"] == pytest.approx(105.0) and a["silence_kept"] == 0.5
-    assert a["swsd"] == pytest.approx(0.2)
+    assert a["swsd"] == pytest.approx(0.2) and a["sync_recall_detectable_50ms"] == 1.0
+    assert a["sync_recall_50ms_clipmean"] == 0.5                # the clip with no events is left out
+    assert a["sync_precision_50ms_clipmean"] == pytest.approx(0.5)   # mean of 1.0 and 0.0
 
 
 def test_shift_frames_and_chance():
