@@ -279,10 +279,10 @@ class Pipeline:
                 out_path = tempfile.NamedTemporaryFile(prefix="salsav-", suffix=".mp4",
                                                        delete=False).name
             src = str(video)
-            if start > 0 or duration < info.duration - 1e-3:
-                src = _cut_video(str(video), start, duration,
-                                 str(Path(out_path).with_suffix(".cut.mp4")))
             try:
+                if start > 0 or duration < info.duration - 1e-3:
+                    src = str(video_io.cut(str(video), start, duration,
+                                           Path(out_path).with_suffix(".cut.mp4")))
                 video_path = str(video_io.mux(src, wave, SAMPLE_RATE, str(out_path)))
             except video_io.VideoError as e:
                 raise GenerationError(str(e)) from None
@@ -344,19 +344,6 @@ def _shard(path: Path, max_bytes: int) -> None:
         save_file(sh, str(path.with_name(f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors")),
                   metadata={"format": "np"})
     path.unlink()
-
-
-def _cut_video(path: str, start: float, duration: float, out: str) -> str:
-    """Re-encode [start, start+duration) of the video stream (no audio) for a trimmed range."""
-    import subprocess
-    import imageio_ffmpeg
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-ss", f"{start:.6f}",
-           "-i", path, "-t", f"{duration:.6f}", "-map", "0:v:0", "-an", "-c:v", "libx264",
-           "-preset", "veryfast", "-pix_fmt", "yuv420p", out]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0 or not os.path.exists(out):
-        raise GenerationError("could not cut the selected range out of the video")
-    return out
 
 
 def load_audio(path: str) -> tuple[np.ndarray, int]:

@@ -240,3 +240,17 @@ def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
             raise VideoError(f"could not write {out_path.name!r}: "
                              f"{(r.stderr.strip().splitlines() or ['ffmpeg failed'])[-1]}")
     return out_path
+
+
+def cut(video_path: str | os.PathLike, start: float, duration: float,
+        out_path: str | os.PathLike) -> Path:
+    """Re-encode [start, start + duration) of the first video stream (no audio) into out_path,
+    for a trimmed range; `mux` then adds audio of exactly that length."""
+    out_path = Path(out_path)
+    r = _run(["-y", "-v", "error", "-ss", f"{start:.6f}", "-i", os.fspath(video_path),
+              "-t", f"{duration:.6f}", "-map", "0:v:0", "-an", "-c:v", "libx264",
+              "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out_path)], text=True)
+    if r.returncode != 0 or not out_path.exists():
+        raise VideoError(f"could not cut {start:.2f}–{start + duration:.2f} s out of "
+                         f"{_name(video_path)!r}")
+    return out_path

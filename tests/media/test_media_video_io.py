@@ -42,7 +42,7 @@ def make_video(path, rate: str, n_frames: int, w=64, h=64, audio_s: float | None
     return path
 
 
-@pytest.mark.parametrize("rate", ["25", "30000/1001", "30"])
+@pytest.mark.parametrize("rate", ["24000/1001", "25", "30000/1001", "30", "60"])
 @pytest.mark.parametrize("fps", [8, 24])
 def test_frame_at_time_t_is_frame_shown_at_t(tmp_path, rate, fps):
     r = Fraction(rate)
@@ -55,11 +55,35 @@ def test_frame_at_time_t_is_frame_shown_at_t(tmp_path, rate, fps):
     frames = video_io.read_frames(p, fps, 64, duration=1.5)
     assert frames.shape == (int(round(1.5 * fps)), 64, 64, 3) and frames.dtype == np.uint8
     got = [_decode(f) for f in frames]
-    want = [int(Fraction(i, fps) * r) for i in range(len(frames))]   # floor(t · rate)
+    tol = Fraction(1, 10000)   # timestamps are printed to 1 µs; frames within 0.1 ms count as shown
+    want = [int((Fraction(i, fps) + tol) * r) for i in range(len(frames))]   # floor(t · rate)
     assert got == want
     # a start offset that is not on the frame grid
     frames = video_io.read_frames(p, fps, 64, start=0.53, duration=0.5)
-    want = [int((Fraction(53, 100) + Fraction(i, fps)) * r) for i in range(len(frames))]
+    want = [int((Fraction(53, 100) + Fraction(i, fps) + tol) * r) for i in range(len(frames))]
+    assert [_decode(f) for f in frames] == want
+
+
+def test_variable_frame_rate(tmp_path):
+    """25 frames at 25 fps, then 60 frames at 60 fps (two segments joined by stream copy):
+    the frame read at t is the one shown at t."""
+    def segment(path, rate, ks):
+        raw = np.stack([_frame(k) for k in ks]).tobytes()
+        subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                        "-s", "64x64", "-r", rate, "-i", "-", "-c:v", "libx264", "-pix_fmt",
+                        "yuv420p", "-crf", "12", "-video_track_timescale", "600", str(path)],
+                       input=raw, check=True, capture_output=True)
+    segment(tmp_path / "a.mp4", "25", range(25))
+    segment(tmp_path / "b.mp4", "60", range(25, 85))
+    (tmp_path / "list.txt").write_text(f"file '{tmp_path / 'a.mp4'}'\nfile '{tmp_path / 'b.mp4'}'\n")
+    p = tmp_path / "vfr.mp4"
+    run_ffmpeg("-y", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(tmp_path / "list.txt"),
+               "-c", "copy", str(p))
+    assert video_io.probe(p).n_frames == 85
+    frames = video_io.read_frames(p, 24, 64, duration=1.9)
+    tol = Fraction(1, 10000)
+    ts = [Fraction(i, 24) + tol for i in range(len(frames))]
+    want = [int(t * 25) if t < 1 else 25 + int((t - 1) * 60) for t in ts]
     assert [_decode(f) for f in frames] == want
 
 
