@@ -50,7 +50,15 @@
         if (ratings[l][a.key] === v) inp.checked = true;
         inp.addEventListener("change", () => rate(l, a.key, v));
         lab.appendChild(inp);
-        lab.appendChild(document.createTextNode(String(v) + (cfg.scale.labels[v] ? " " + cfg.scale.labels[v] : "")));
+        const num = document.createElement("span");
+        num.textContent = String(v);
+        lab.appendChild(num);
+        if (cfg.scale.labels[v]) {
+          const word = document.createElement("span");
+          word.className = "scale-word";
+          word.textContent = cfg.scale.labels[v];
+          lab.appendChild(word);
+        }
         sc.appendChild(lab);
       }
       ax.appendChild(sc);
