@@ -123,3 +123,17 @@ def test_decode_speed_10s():
     dt = time.perf_counter() - t0
     print(f"\ndecode 10 s: {dt:.2f} s")
     assert dt < 5.0
+
+
+def test_decode_tail_does_not_blow_up():
+    """Regression: the last half frame is covered by one window tail; dividing by its tiny
+    window-power sum once amplified the reconstruction error to peaks of several hundred,
+    and peak normalisation then silenced the whole clip."""
+    from salsav_core.data.synthfoley import HELDOUT_SEED0, make_clip
+    codec = MelCodec()
+    for seed in (HELDOUT_SEED0 + 2, HELDOUT_SEED0 + 4):
+        clip = make_clip(seed, 3.0, 32)
+        wave = codec.decode(codec.encode(clip.audio, 44100))
+        peak_true = np.abs(clip.audio).max()
+        assert np.abs(wave).max() < 2.0 * peak_true
+        assert np.abs(wave[-2048:]).max() < 2.0 * peak_true
