@@ -464,6 +464,10 @@ def format_table(ev: dict) -> str:
         lines += ["", "Audio conditioning (scored on the common unseen tail)", head()]
         for k, d in sorted(ev["conditioning"].items(), key=lambda kv: float(kv[0])):
             lines.append(_row(f"reference {k} s", d))
+    if "conditioning_window" in ev:   # merged from a run with --cond-seconds 5 (one window)
+        lines += ["", "Audio conditioning inside one window (5 s clips, tail 4-5 s)", head()]
+        for k, d in sorted(ev["conditioning_window"].items(), key=lambda kv: float(kv[0])):
+            lines.append(_row(f"reference {k} s", d))
     lf = ev.get("long_form")
     if lf:
         lines += ["", f"Long form ({lf['clips']} x {lf['seconds']:g} s, {lf['steps']} steps; "

@@ -147,3 +147,10 @@ def test_shift_frames_and_chance():
     # the onsets are the events themselves; any shift leaves ±50 ms coincidences common
     assert E.chance_matches(dense, dense, 10.0, rng, 20) / len(dense) > 0.5
     assert E.chance_matches([1.0], [], 10.0, rng) == 0.0
+
+
+def test_format_table_merged_window_section():
+    row = {"sync_recall_50ms": 0.25, "swsd": 0.003, "silence_kept": None}
+    text = E.format_table({"conditioning_window": {"0": row, "4": row}})
+    assert "inside one window" in text and "reference 4 s" in text
+    assert "0.250" in text and "0.0030" in text and " - " in text   # None shows as '-'
