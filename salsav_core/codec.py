@@ -161,12 +161,19 @@ class MelCodec:
     momentum: float = 0.99                # fast Griffin-Lim; 0 gives plain Griffin-Lim
     nnls_iters: int = 8                   # multiplicative NNLS updates for the magnitude
     seed: int = 0                         # initial phase (decode is deterministic)
+    # Per-band ceiling of the normalised latent seen in the fit data (None: no ceiling). A
+    # generated latent that overshoots it (CFG extrapolates) is clamped to ceiling + margin at
+    # decode: the log domain turns 1.4 std of overshoot into a 700× louder burst.
+    ceiling: tuple[float, ...] | None = None
+    ceiling_margin: float = 0.5
 
     def __post_init__(self):
         if len(self.mean) != self.n_mels or len(self.std) != self.n_mels:
             raise ValueError(f"mean/std need {self.n_mels} values, got {len(self.mean)}/{len(self.std)}")
         if min(self.std) <= 0:
             raise ValueError("std must be positive")
+        if self.ceiling is not None and len(self.ceiling) != self.n_mels:
+            raise ValueError(f"ceiling needs {self.n_mels} values, got {len(self.ceiling)}")
         if self.n_fft % self.hop:
             raise ValueError("n_fft must be a multiple of hop")
 
@@ -218,6 +225,8 @@ class MelCodec:
         T = z.shape[0]
         if T == 0:
             return np.zeros(0, dtype=np.float32)
+        if self.ceiling is not None:
+            z = np.minimum(z, np.asarray(self.ceiling) + self.ceiling_margin)
         log_mel = z * np.asarray(self.std) + np.asarray(self.mean)
         mel = np.exp(np.minimum(log_mel, 30.0))
         mel = np.where(log_mel <= math.log(self.floor) + 1e-6, 0.0, mel)   # floor = silence
@@ -227,26 +236,29 @@ class MelCodec:
 
     # -- stats / serialisation
     def fit_stats(self, waves: Iterable[tuple[np.ndarray, int] | np.ndarray]) -> "MelCodec":
-        """Per-band mean/std of the log-mel over `waves` ((wave, sr) pairs or 44.1 kHz arrays)."""
-        s = s2 = 0.0
-        n = 0
+        """Per-band mean/std of the log-mel over `waves` ((wave, sr) pairs or 44.1 kHz arrays),
+        and the per-band ceiling of the normalised latent over the same data."""
+        mels = []
         for w in waves:
             wave, sr = w if isinstance(w, tuple) else (w, self.sample_rate)
             lm = self.log_mel(wave, sr)
-            s = s + lm.sum(0)
-            s2 = s2 + (lm ** 2).sum(0)
-            n += lm.shape[0]
-        if n == 0:
+            if lm.shape[0]:
+                mels.append(lm)
+        if not mels:
             raise ValueError("fit_stats needs at least one non-empty wave")
-        mean = s / n
-        std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0.0))
+        allm = np.concatenate(mels)                                   # (N, n_mels)
+        mean = allm.mean(0)
+        std = allm.std(0)
         std = np.maximum(std, 0.1 * max(float(std.mean()), 1e-3))   # no near-constant bands blow up
+        ceiling = ((allm - mean) / std).max(0)
         return dataclasses.replace(self, mean=tuple(float(v) for v in mean),
-                                   std=tuple(float(v) for v in std))
+                                   std=tuple(float(v) for v in std),
+                                   ceiling=tuple(float(v) for v in ceiling))
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
+        d["ceiling"] = None if self.ceiling is None else list(self.ceiling)
         return {"type": "mel", **d}
 
     @classmethod
@@ -256,6 +268,8 @@ class MelCodec:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
         n_mels = int(kw.get("n_mels", LATENT_DIM))
+        if kw.get("ceiling") is not None:
+            kw["ceiling"] = tuple(float(x) for x in kw["ceiling"])
         for k in ("mean", "std"):
             if k in kw:
                 v = kw[k]

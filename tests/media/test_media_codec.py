@@ -137,3 +137,25 @@ def test_decode_tail_does_not_blow_up():
         peak_true = np.abs(clip.audio).max()
         assert np.abs(wave).max() < 2.0 * peak_true
         assert np.abs(wave[-2048:]).max() < 2.0 * peak_true
+
+
+def test_fit_stats_ceiling_clamps_overshoot():
+    """fit_stats records the per-band ceiling of the normalised latent; decode clamps a latent
+    that overshoots it (as CFG can), so one band cannot turn into a burst hundreds of times
+    louder than anything in the data."""
+    rng = np.random.default_rng(0)
+    waves = [0.3 * rng.standard_normal(SR) for _ in range(3)]
+    codec = MelCodec().fit_stats(waves)
+    assert codec.ceiling is not None and len(codec.ceiling) == 64
+    z = codec.encode(waves[0], SR)
+    assert np.all(z.max(0) <= np.asarray(codec.ceiling) + 1e-5)
+    assert MelCodec.from_dict(codec.to_dict()) == codec
+    hot = z.copy()
+    hot[20:22, 10:14] += 15.0                                 # a big overshoot in a few bins
+    seg = slice(19 * 1024, 23 * 1024)
+    rms = lambda w: float(np.sqrt(np.mean(w[seg] ** 2)))     # noqa: E731
+    loud = rms(MelCodec(mean=codec.mean, std=codec.std).decode(hot))
+    kept = rms(codec.decode(hot))
+    plain = rms(codec.decode(z))
+    assert kept < 0.2 * loud
+    assert kept < 3 * plain
