@@ -26,8 +26,20 @@ def latent_frames(duration: float) -> int:
     return num_frames(duration, LATENT_RATE)
 
 
+class DictConfig:
+    """to_dict / from_dict for frozen config dataclasses (unknown keys are ignored on load)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(DictConfig):
     """SALSA-V velocity network (MMDiT-X blocks + DiT blocks)."""
     name: str = "cpu-small"
     latent_dim: int = LATENT_DIM
@@ -47,13 +59,6 @@ class ModelConfig:
     def window_frames(self) -> int:
         return latent_frames(self.window_seconds)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 MODEL_PRESETS: dict[str, ModelConfig] = {

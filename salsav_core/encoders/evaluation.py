@@ -31,7 +31,7 @@ def sync_retrieval(model, seeds, duration: float = 8.0, make_clip=None, size: in
     f = cfg.snippet_frames
     snip_s = f / SYNC_FPS
     grid_v, grid_a, grid_clip = [], [], []
-    same_hits, sec_hits, sec_n = [], [], 0
+    same_hits, sec_hits = [], []
     wins = {d: [] for d in OFFSETS for d in (d, -d)}
     ties = {d: [] for d in wins}
     for ci, seed in enumerate(seeds):

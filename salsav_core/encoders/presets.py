@@ -6,12 +6,13 @@ preset name says everything a run needs.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+
+from ..config import DictConfig
 
 
 @dataclass(frozen=True)
-class SemanticConfig:
+class SemanticConfig(DictConfig):
     """Image tower over 8 FPS frames + text tower over captions (stands in for SigLIP 2)."""
     name: str = "cpu"
     image_size: int = 64
@@ -34,17 +35,10 @@ class SemanticConfig:
     refresh_per_step: int = 2    # clips replaced in the pool each step
     ckpt_every: int = 200
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SemanticConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass(frozen=True)
-class SyncConfig:
+class SyncConfig(DictConfig):
     """Factorized space–time video encoder + AST-style audio encoder (paper §3.1, A.4)."""
     name: str = "cpu"
     image_size: int = 32         # frames are resized to this inside the model
@@ -71,13 +65,6 @@ class SyncConfig:
     refresh_per_step: int = 1
     ckpt_every: int = 200
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SyncConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 SEMANTIC_PRESETS: dict[str, SemanticConfig] = {

@@ -9,23 +9,21 @@ from .state_io import CheckpointError, load_params, read_meta, resolve
 from .sync import SyncModel
 
 
-def load_semantic(folder: str) -> SemanticEncoder:
-    """Folder or Hub repo id -> trained SemanticEncoder."""
+def _load(folder: str, kind: str, cfg_cls, model_cls):
     folder = str(resolve(folder))
     meta = read_meta(folder)
-    if meta.get("kind") != "semantic":
-        raise CheckpointError(f"{folder!r} holds a {meta.get('kind')!r} encoder, not 'semantic'")
-    model = SemanticEncoder(SemanticConfig.from_dict(meta["config"]), nnx.Rngs(0))
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"{folder!r} holds a {meta.get('kind')!r} encoder, not {kind!r}")
+    model = model_cls(cfg_cls.from_dict(meta["config"]), nnx.Rngs(0))
     load_params(folder, model)
     return model
+
+
+def load_semantic(folder: str) -> SemanticEncoder:
+    """Folder or Hub repo id -> trained SemanticEncoder."""
+    return _load(folder, "semantic", SemanticConfig, SemanticEncoder)
 
 
 def load_sync(folder: str) -> SyncModel:
     """Folder or Hub repo id -> trained SyncModel."""
-    folder = str(resolve(folder))
-    meta = read_meta(folder)
-    if meta.get("kind") != "sync":
-        raise CheckpointError(f"{folder!r} holds a {meta.get('kind')!r} encoder, not 'sync'")
-    model = SyncModel(SyncConfig.from_dict(meta["config"]), nnx.Rngs(0))
-    load_params(folder, model)
-    return model
+    return _load(folder, "sync", SyncConfig, SyncModel)

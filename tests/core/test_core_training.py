@@ -9,8 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from salsav_core.config import MODEL_PRESETS
-from salsav_core.training import TrainConfig, init_train_state, make_mesh, make_train_step, shard_batch
+from salsav_core.training import TrainConfig, init_train_state, make_train_step
 
 from conftest import make_batch
 

@@ -1,7 +1,6 @@
 """The one generate() entry point: shapes, muxing, reference spans, trimming, bad input."""
 from __future__ import annotations
 
-import json
 import subprocess
 
 import numpy as np

@@ -16,7 +16,7 @@ def test_generator_training_resumes_and_exports(tmp_path):
     from salsav_core.encoders.semantic import SemanticEncoder
     from salsav_core.encoders.sync import SyncModel
     from salsav_core.pipeline import Pipeline
-    from salsav_core.train_generator import RUN_PRESETS, load_train_state, train_generator
+    from salsav_core.train_generator import RUN_PRESETS, train_generator
 
     sem = SemanticEncoder(semantic_preset("tiny"), nnx.Rngs(0))
     syn = SyncModel(sync_preset("tiny"), nnx.Rngs(1))
