@@ -9,7 +9,7 @@ from salsav_core.config import MODEL_PRESETS, SYNC_FPS
 from salsav_core.model import SalsaV, param_count
 from salsav_core.model.sync_upsample import cubic_weights, linear_weights
 
-from conftest import make_batch
+from core_helpers import make_batch
 
 
 @nnx.jit

@@ -7,7 +7,7 @@ from flax import nnx
 
 from salsav_core import objective as O
 
-from conftest import make_batch
+from core_helpers import make_batch
 
 
 def test_lognormal_t_in_unit_interval_centred():

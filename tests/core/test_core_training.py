@@ -11,7 +11,7 @@ import pytest
 
 from salsav_core.training import TrainConfig, init_train_state, make_train_step
 
-from conftest import make_batch
+from core_helpers import make_batch
 
 
 def test_train_step_loss_goes_down(cfg):
@@ -34,7 +34,7 @@ def test_train_step_loss_goes_down(cfg):
 _SCRIPT = textwrap.dedent("""
     import json, sys, jax, numpy as np
     sys.path.insert(0, {tests!r})
-    from conftest import make_batch
+    from core_helpers import make_batch
     from salsav_core.config import MODEL_PRESETS
     from salsav_core.training import TrainConfig, init_train_state, make_mesh, make_train_step, shard_batch
     cfg = MODEL_PRESETS["test"]; tcfg = TrainConfig(lr=1e-3)

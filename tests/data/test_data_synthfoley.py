@@ -9,7 +9,7 @@ from salsav_core.data.materials import MATERIALS
 from salsav_core.data.synthfoley import (HELDOUT_SEED0, SILENT_RMS, SynthFoleyError, iter_clips,
                                          make_clip, make_long_clip)
 
-from conftest import onset_times
+from data_helpers import onset_times
 
 
 @pytest.mark.parametrize("duration,size", [(0.5, 32), (1.0, 64), (2.37, 48), (5.0, 64), (8.0, 96)])

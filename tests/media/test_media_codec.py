@@ -10,7 +10,7 @@ from salsav_core import metrics
 from salsav_core.codec import CodecError, MelCodec, mel_filterbank, stft
 from salsav_core.config import latent_frames
 
-from conftest import SR, clack_train
+from media_helpers import SR, clack_train
 
 
 def test_filterbank_matches_slaney():

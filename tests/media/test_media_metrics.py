@@ -7,7 +7,7 @@ import pytest
 
 from salsav_core import metrics
 
-from conftest import SR, clack_train
+from media_helpers import SR, clack_train
 
 
 def test_swsd_properties(audio_set):

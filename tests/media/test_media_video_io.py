@@ -10,7 +10,7 @@ import pytest
 from salsav_core import video_io
 from salsav_core.video_io import VideoError
 
-from conftest import SR, ffmpeg_exe, run_ffmpeg
+from media_helpers import SR, ffmpeg_exe, run_ffmpeg
 
 BITS = 8   # frame k shows k in binary as 8 vertical black/white stripes
 
