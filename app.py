@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -83,6 +84,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-demo-study", action="store_true", help="do not load the bundled demo study")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)   # "no TPU" noise
+    # ffmpeg runs through subprocess (fork + immediate exec), which is safe beside JAX threads.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
     import uvicorn
     app = create_app(a.checkpoint, a.db, a.demo_settings, warm=not a.no_warmup,
                      demo_study=not a.no_demo_study)
