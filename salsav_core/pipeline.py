@@ -27,7 +27,7 @@ from .encoders.presets import SemanticConfig, SyncConfig, semantic_preset, sync_
 from .encoders.semantic import SemanticEncoder
 from .encoders.sync import SyncModel
 from .model import SalsaV
-from .sampler import ALLOWED_STEPS, Conditions, sample_long
+from .sampler import ALLOWED_STEPS, Conditions, sample_long, window_starts
 
 DEFAULT_CHECKPOINT = str(Path(__file__).resolve().parent.parent / "checkpoints" / "salsav-synthfoley")
 FORMAT = "salsav-pipeline/1"
@@ -78,7 +78,6 @@ def validate_request(steps, guidance, limits: Limits = Limits()) -> tuple[int, f
 
 
 def _window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
-    from .sampler import window_starts
     win, ov = cfg.window_frames, latent_frames(cfg.overlap_seconds)
     return [(s / LATENT_RATE, min(s + win, n_frames) / LATENT_RATE)
             for s in window_starts(n_frames, win, ov)]
@@ -347,21 +346,25 @@ def _shard(path: Path, max_bytes: int) -> None:
 
 
 def load_audio(path: str) -> tuple[np.ndarray, int]:
-    """Read an audio file (wav/flac/ogg via soundfile; anything else via ffmpeg)."""
+    """Mono float32 wave (n,) and its rate from an audio file (wav/flac/ogg via soundfile,
+    anything else, mp3 and video files included, through ffmpeg at 44.1 kHz)."""
     try:
         import soundfile as sf
-        wave, sr = sf.read(path, dtype="float32", always_2d=False)
-        return wave, int(sr)
+        wave, sr = sf.read(path, dtype="float32", always_2d=True)
+        wave, sr = wave.mean(axis=1), int(sr)
     except Exception:
-        pass
-    from . import video_io
-    try:
-        wave = video_io.read_audio(path, sr=SAMPLE_RATE)
-    except video_io.VideoError as e:
-        raise GenerationError(f"could not read the reference audio: {e}") from None
-    if wave is None:
-        raise GenerationError("the reference file has no audio stream")
-    return wave, SAMPLE_RATE
+        from . import video_io
+        try:
+            wave, sr = video_io.read_audio(path, sr=SAMPLE_RATE), SAMPLE_RATE
+        except video_io.VideoError:
+            raise GenerationError("the reference audio could not be read; use a wav, mp3, "
+                                  "flac or ogg file") from None
+        if wave is None:
+            raise GenerationError("the reference file has no audio stream")
+    wave = np.nan_to_num(np.asarray(wave, np.float32))           # (n,)
+    if wave.size == 0:
+        raise GenerationError("the reference audio is empty")
+    return wave, sr
 
 
 _DEFAULT: dict[str, Pipeline] = {}

@@ -50,22 +50,12 @@ def probe_video(path: str) -> VideoInfo:
 
 
 def load_audio(path: str) -> tuple[np.ndarray, int]:
-    """Mono float32 wave and its rate from any file ffmpeg/libsndfile can read."""
+    """Mono float32 wave and its rate (the pipeline's reader), with a demo-facing error."""
+    from salsav_core.pipeline import GenerationError, load_audio as read
     try:
-        import soundfile as sf
-        wave, sr = sf.read(path, dtype="float32", always_2d=True)
-        wave = wave.mean(axis=1)
-    except Exception:
-        try:
-            import librosa
-            wave, sr = librosa.load(path, sr=None, mono=True)
-        except Exception as e:
-            raise DemoInputError("The reference audio could not be read; upload a wav, mp3, "
-                                 "flac or ogg file.") from e
-    wave = np.nan_to_num(np.asarray(wave, np.float32))   # (n,)
-    if wave.size == 0:
-        raise DemoInputError("The reference audio is empty.")
-    return wave, int(sr)
+        return read(path)
+    except GenerationError as e:
+        raise DemoInputError(str(e)[:1].upper() + str(e)[1:] + ".") from None
 
 
 def write_wav_int16(path: str, wave: np.ndarray, sr: int) -> str:
