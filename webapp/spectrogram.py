@@ -8,14 +8,15 @@ import numpy as np
 def log_mel(wave: np.ndarray, sr: int, n_mels: int = 80, n_fft: int = 2048,
             hop: int = 512) -> tuple[np.ndarray, float]:
     """(n_mels, T) log-mel power in dB (max 0) and the frame rate in Hz."""
-    import librosa
     from scipy.signal import stft
+
+    from salsav_core.codec import mel_filterbank
     wave = np.asarray(wave, np.float32)                         # (n,)
     if wave.size < n_fft:
         wave = np.pad(wave, (0, n_fft - wave.size))
     _, _, z = stft(wave, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
     power = np.abs(z) ** 2                                      # (n_fft/2+1, T)
-    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=sr / 2) @ power   # (n_mels, T)
+    mel = mel_filterbank(sr, n_fft, n_mels, 0.0, sr / 2) @ power        # (n_mels, T), the codec's Slaney filters
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0) - db.max()
     return db, sr / hop
