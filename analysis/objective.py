@@ -84,8 +84,10 @@ def controls_table(ev: dict, model_steps: int = 8) -> pd.DataFrame:
     return rows[["condition"] + [c for c in rows.columns if c != "condition"]] if len(rows) else rows
 
 
-def conditioning_table(ev: dict) -> pd.DataFrame:
-    return keyed_table(ev.get("conditioning") or {}, "reference_s")
+def conditioning_table(ev: dict, section: str = "conditioning") -> pd.DataFrame:
+    """Fig. 6 rows by reference length: `conditioning` (clips of one model window) or
+    `conditioning_long` (clips extended over several windows)."""
+    return keyed_table(ev.get(section) or {}, "reference_s")
 
 
 def long_form_tables(ev: dict) -> dict[str, pd.DataFrame]:
@@ -125,4 +127,12 @@ def claims(ev: dict) -> pd.DataFrame:
             rows.append({"claim": f"sync_recall_50ms: model vs {r.condition}", "value_8": model,
                          "value_control": r.sync_recall_50ms,
                          "ratio": model / r.sync_recall_50ms if r.sync_recall_50ms else float("inf")})
+    cond = conditioning_table(ev)
+    if len(cond) > 1 and "swsd" in cond:
+        cond = cond.sort_values("reference_s")
+        base = cond["swsd"].iloc[0]
+        for r in cond.iloc[1:].itertuples():
+            rows.append({"claim": f"swsd on the unseen tail: reference {r.reference_s:g} s vs none",
+                         "value_ref": r.swsd, "value_none": base,
+                         "relative_gap": (r.swsd - base) / base if base else float("nan")})
     return pd.DataFrame(rows)

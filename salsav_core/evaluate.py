@@ -55,8 +55,8 @@ class EvalConfig:
     duration: float = 5.0
     control_steps: int = 8
     shift_seconds: float = 0.5
-    cond_clips: int = 12
-    cond_seconds: float = 9.5                     # > max ref + an unseen tail; 2 windows of 5 s
+    cond_clips: int = 24
+    cond_seconds: float = 9.5                     # across-window variant: 2 windows of 5 s
     cond_refs: tuple = (0.0, 0.5, 1.0, 2.0, 4.0)
     cond_steps: int = 8
     long_clips: int = 2
@@ -68,7 +68,8 @@ class EvalConfig:
     skip: frozenset = field(default_factory=frozenset)
 
     # Seed offsets keep the clip sets of the sections disjoint.
-    COND_OFFSET = 100_000
+    COND_OFFSET = 100_000             # across-window conditioning clips
+    COND_WINDOW_OFFSET = 150_000      # in-window conditioning clips
     LONG_OFFSET = 200_000
 
     def check(self) -> "EvalConfig":
@@ -114,10 +115,15 @@ def chance_matches(true_times, onsets, length: float, rng, n_shifts: int = 20,
     return float(np.mean(counts))
 
 
+MERGE_S = 0.05      # events closer than this are one audible onset (the detector's min gap)
+
+
 def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1: float, rng,
                   n_shifts: int = 20, with_swsd: bool = True, true_onsets=None) -> dict:
     """Counts and distances for [t0, t1) of one clip; event/onset times are in clip seconds.
 
+    True events less than MERGE_S apart are grouped into one onset (`metrics.merge_events`);
+    n_events/matched_events_50 score the raw events instead.
     Returns a record for `aggregate`: n_true, n_det, matched_50/25, chance_50/25 (expected
     matches under the circular-shift null), nearest (s, per event), spans, kept, swsd, and
     n_detectable/matched_detectable_50: the same over the events the detector finds in the
@@ -125,7 +131,8 @@ def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1:
     """
     a, b = int(round(t0 * SR)), int(round(t1 * SR))
     tw, gw = np.asarray(true_wave)[a:b], np.asarray(gen_wave)[a:b]
-    tt = np.asarray([x for x in true_times if t0 <= x < t1]) - t0
+    raw = np.asarray([x for x in true_times if t0 <= x < t1]) - t0
+    tt = metrics.merge_events(raw, MERGE_S)                # audible onsets (event groups)
     oo = np.asarray([x for x in onsets if t0 <= x < t1]) - t0
     m50 = metrics.sync_scores(tt, oo, 0.05)["n_matched"]
     det = tt if true_onsets is None else tt[nearest_distances(tt, np.asarray(true_onsets) - t0) <= 0.05]
@@ -134,6 +141,7 @@ def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1:
     sp = [(max(s, t0) - t0, min(e, t1) - t0) for s, e in spans if e > t0 and s < t1 and min(e, t1) - max(s, t0) > 0.1]
     kept = metrics.silence_kept(gw, SR, sp) * len(sp) if sp else 0.0
     return dict(n_true=len(tt), n_det=len(oo), matched_50=m50, matched_25=m25,
+                n_events=len(raw), matched_events_50=metrics.sync_scores(raw, oo, 0.05)["n_matched"],
                 n_detectable=len(det), matched_detectable_50=m50_det,
                 chance_50=chance_matches(tt, oo, t1 - t0, rng, n_shifts, 0.05),
                 chance_25=chance_matches(tt, oo, t1 - t0, rng, n_shifts, 0.025),
@@ -164,13 +172,15 @@ def aggregate(records: list[dict], true_waves=None, gen_waves=None) -> dict:
         "swsd": float(np.nanmean([r["swsd"] for r in records])) if records else float("nan"),
         "sync_recall_25ms": _ratio(s("matched_25"), s("n_true")),
         "sync_recall_detectable_50ms": _ratio(s("matched_detectable_50"), s("n_detectable")),
+        "sync_recall_50ms_per_event": _ratio(s("matched_events_50"), s("n_events")),
+        "sync_precision_50ms_per_event": _ratio(s("matched_events_50"), s("n_det")),
         "sync_recall_50ms_clipmean": _clipmean(records, "matched_50", "n_true"),
         "sync_precision_50ms_clipmean": _clipmean(records, "matched_50", "n_det"),
         "sync_precision_25ms": _ratio(s("matched_25"), s("n_det")),
         "chance_recall_50ms": _ratio(s("chance_50"), s("n_true")),
         "chance_precision_50ms": _ratio(s("chance_50"), s("n_det")),
         "chance_recall_25ms": _ratio(s("chance_25"), s("n_true")),
-        "events": int(s("n_true")), "onsets": int(s("n_det")), "silent_spans": int(s("spans")),
+        "events": int(s("n_true")), "raw_events": int(s("n_events")), "onsets": int(s("n_det")), "silent_spans": int(s("spans")),
         "onsets_per_event": _ratio(s("n_det"), s("n_true")), "clips": len(records),
     }
     if true_waves is not None and gen_waves is not None and len(true_waves):
@@ -294,15 +304,27 @@ def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
     return out
 
 
-def eval_conditioning(pipe, cfg: EvalConfig, rng) -> dict:
-    """Reference = true audio of [0, L); every L is scored on the same unseen tail
-    [max(cond_refs), end) so the numbers are comparable."""
+def eval_conditioning(pipe, cfg: EvalConfig, rng, seconds: float | None = None,
+                      offset: int | None = None) -> dict:
+    """Fig. 6: reference = the true audio of [0, L), generation of the rest.
+
+    Every L is scored on the same unseen tail [max(cond_refs), end) (`swsd`, sync, ...), so
+    the rows compare like with like; `swsd_unseen` is the paper's variant, each L on its own
+    unseen part [L, end). `seconds` = None: clips one model window long (the paper's setting:
+    the whole clip is in the model's context); else clips of that length (long-form
+    extension, later windows see only the previous window's overlap)."""
     tail0 = max(cfg.cond_refs)
-    clips = [make_clip(cfg.seed0 + cfg.COND_OFFSET + i, cfg.cond_seconds) for i in range(cfg.cond_clips)]
+    in_window = seconds is None
+    seconds = pipe.cfg.window_seconds if in_window else seconds
+    offset = (cfg.COND_WINDOW_OFFSET if in_window else cfg.COND_OFFSET) if offset is None else offset
+    if seconds <= tail0 + 0.25:
+        raise EvalError(f"conditioning clips ({seconds:g} s) must be longer than the largest "
+                        f"reference ({tail0:g} s) + 0.25 s")
+    clips = [make_clip(cfg.seed0 + offset + i, seconds) for i in range(cfg.cond_clips)]
     conds = [_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
     out = {}
     for L in cfg.cond_refs:
-        recs, tw, gw = [], [], []
+        recs, tw, gw, own = [], [], [], []
         for i, (clip, cond) in enumerate(zip(clips, conds)):
             ref = pipe.codec.encode(clip.audio[:int(round(L * SR))], SR) if L > 0 else None
             lat = pipe.sample(cond, clip.duration, cfg.cond_steps, cfg.guidance, seed=i,
@@ -312,13 +334,16 @@ def eval_conditioning(pipe, cfg: EvalConfig, rng) -> dict:
             recs.append(score_segment(clip.audio, wave, _times(clip), on, clip.silent_spans,
                                       tail0, clip.duration, rng, cfg.chance_shifts,
                                       true_onsets=true_onsets(clip)))
-            a = int(round(tail0 * SR))
+            a, b = int(round(tail0 * SR)), int(round(L * SR))
             tw.append(clip.audio[a:])
             gw.append(wave[a:])
+            own.append(metrics.swsd(clip.audio[b:], wave[b:], SR))
         agg = aggregate(recs, tw, gw)
-        agg.update(reference_seconds=L, scored_from_s=tail0, scored_to_s=cfg.cond_seconds)
+        agg.update(reference_seconds=L, scored_from_s=tail0, scored_to_s=seconds,
+                   swsd_unseen=float(np.mean(own)), clip_seconds=seconds)
         out[f"{L:g}"] = agg
-        _log(f"conditioning ref {L:g} s: SWSD {agg['swsd']:.4f} R@50 {agg['sync_recall_50ms']:.3f}")
+        _log(f"conditioning ({seconds:g} s clips) ref {L:g} s: SWSD tail {agg['swsd']:.4f} "
+             f"unseen {agg['swsd_unseen']:.4f} R@50 {agg['sync_recall_50ms']:.3f}")
     return out
 
 
@@ -382,6 +407,9 @@ def _machine() -> dict:
 def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
     """All sections (minus cfg.skip) → the JSON-ready result dict."""
     cfg.check()
+    if "conditioning" not in cfg.skip and pipe.cfg.window_seconds <= max(cfg.cond_refs) + 0.25:
+        raise EvalError(f"the model's window ({pipe.cfg.window_seconds:g} s) must be longer than "
+                        f"the largest reference ({max(cfg.cond_refs):g} s) + 0.25 s")
     t_all = time.perf_counter()
     rng = np.random.default_rng(0)
     seeds = [cfg.seed0 + i for i in range(cfg.clips)]
@@ -397,19 +425,24 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
         ev["reference"] = eval_reference(pipe, clips, cfg, rng)
     if "conditioning" not in cfg.skip:
         ev["conditioning"] = eval_conditioning(pipe, cfg, rng)
+        ev["conditioning_long"] = eval_conditioning(pipe, cfg, rng, seconds=cfg.cond_seconds)
     if "long" not in cfg.skip:
         ev["long_form"] = eval_long(pipe, cfg, rng)
     c = asdict(cfg)
     c["skip"] = sorted(cfg.skip)
     ev["meta"] = {
         "checkpoint": checkpoint, "config": c, "seeds": seeds,
-        "conditioning_seeds": [cfg.seed0 + cfg.COND_OFFSET + i for i in range(cfg.cond_clips)],
+        "conditioning_seeds": [cfg.seed0 + o + i for o in (cfg.COND_WINDOW_OFFSET, cfg.COND_OFFSET)
+                               for i in range(cfg.cond_clips)],
         "long_form_seeds": [cfg.seed0 + cfg.LONG_OFFSET + i for i in range(cfg.long_clips)],
         "wall_seconds": time.perf_counter() - t_all, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": _machine(), "generator": pipe.cfg.to_dict(),
         "notes": {
-            "sync": "one-to-one matching of true events to detected onsets within ±50/±25 ms; "
-                    "sync_median_ms = median over true events of the distance to the nearest onset",
+            "sync": "one-to-one matching of true onsets to detected onsets within ±50/±25 ms; "
+                    "a true onset is a group of SynthFoley events less than 50 ms apart "
+                    "(metrics.merge_events: simultaneous strikes are one sound); "
+                    "sync_median_ms = median over true onsets of the distance to the nearest "
+                    "detected onset; *_per_event: the same matching against every raw event",
             "detectable": "sync_recall_detectable_50ms: recall over the events the detector finds "
                           "in the true audio (a true-audio onset within ±50 ms); *_clipmean: the "
                           "mean of per-clip ratios (the others pool counts over clips)",
@@ -418,8 +451,12 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
             "mel_stat_distance": "Fréchet distance of pooled log-mel frame statistics; NOT VGGish FAD",
             "controls": "same clips, same caption and noise; video shifted by shift_seconds or "
                         "another clip's video; scored against the clip's own truth",
-            "conditioning": "reference = true audio of [0, L) placed at 0; scored on the common "
-                            "unseen tail [max(cond_refs), end)",
+            "conditioning": "clips one model window long (the paper's setting: the whole clip "
+                            "is in context); reference = true audio of [0, L) placed at 0; "
+                            "scored on the common unseen tail [max(cond_refs), end); "
+                            "swsd_unseen: each L on its own unseen part [L, end)",
+            "conditioning_long": "the same on cond_seconds clips generated by long-form extension "
+                                 "(windows after the first see only the previous overlap)",
             "long_form": "iterative = the product's window-by-window extension; single_pass = "
                          "one window of the whole clip",
             "rtf": "sampling wall seconds / audio seconds (decode excluded), this machine",
@@ -460,14 +497,18 @@ def format_table(ev: dict) -> str:
             lines.append(_row(f"control: {name}", d, t_extra))
         for name, d in ev.get("reference", {}).items():
             lines.append(_row(f"reference: {name}", d, t_extra))
-    if "conditioning" in ev:
-        lines += ["", "Audio conditioning (scored on the common unseen tail)", head()]
-        for k, d in sorted(ev["conditioning"].items(), key=lambda kv: float(kv[0])):
-            lines.append(_row(f"reference {k} s", d))
-    if "conditioning_window" in ev:   # merged from a run with --cond-seconds 5 (one window)
-        lines += ["", "Audio conditioning inside one window (5 s clips, tail 4-5 s)", head()]
-        for k, d in sorted(ev["conditioning_window"].items(), key=lambda kv: float(kv[0])):
-            lines.append(_row(f"reference {k} s", d))
+    c_extra = [("SWSDown", "swsd_unseen", "{:.4f}")]
+    for key, title in (("conditioning", "Audio conditioning, clips of one window"),
+                       ("conditioning_long", "Audio conditioning across windows")):
+        block = ev.get(key)
+        if not block:
+            continue
+        first = next(iter(block.values()))
+        span = (f" ({first['clip_seconds']:g} s clips, common tail {first['scored_from_s']:g}-"
+                f"{first['scored_to_s']:g} s; SWSDown = own unseen part)" if "clip_seconds" in first else "")
+        lines += ["", title + span, head(c_extra)]
+        for k, d in sorted(block.items(), key=lambda kv: float(kv[0])):
+            lines.append(_row(f"reference {k} s", d, c_extra))
     lf = ev.get("long_form")
     if lf:
         lines += ["", f"Long form ({lf['clips']} x {lf['seconds']:g} s, {lf['steps']} steps; "
@@ -547,7 +588,11 @@ def main(argv=None) -> int:
     ckpt = a.checkpoint or DEFAULT_CHECKPOINT
     _log(f"loading {ckpt}")
     pipe = Pipeline.from_pretrained(ckpt)
-    ev = _jsonable(run_eval(pipe, cfg, checkpoint=str(ckpt)))
+    try:
+        ev = _jsonable(run_eval(pipe, cfg, checkpoint=str(ckpt)))
+    except EvalError as e:
+        print(f"salsav eval: {e}", file=sys.stderr)
+        return 2
     if a.out:   # written before the table is printed, so a long run is never lost
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         with open(a.out, "w") as f:

@@ -2,7 +2,8 @@
 
 - `swsd`: Sliced-Wasserstein Spectral Distance, paper A.2 Algorithm 1.
 - `detect_onsets` + `sync_scores`: audio onsets against known event times (recall,
-  precision, timing error), the sync measure for procedural data.
+  precision, timing error), the sync measure for procedural data; `merge_events` groups
+  events closer than the detector's resolution into one audible onset.
 - `silence_kept`: does the audio stay quiet over visible-but-soundless spans.
 - `spectral_convergence`, `mel_stat_distance` (Fréchet distance of log-mel frame
   statistics: a cheap distribution distance, *not* FAD, which needs a trained embedding).
@@ -156,6 +157,22 @@ def detect_onsets(wave: np.ndarray, sr: int, hop_s: float = 0.005, win_s: float 
             frac = (excess[q] - half) / (excess[q] - excess[q - 1])
         times.append((q - min(max(frac, 0.0), 1.0)) * h)
     return np.asarray(times)
+
+
+def merge_events(times, min_gap: float = 0.05) -> np.ndarray:
+    """Group event times into audible onsets: an onset starts at the first event not yet
+    grouped and takes every later event less than `min_gap` s after it (anchor grouping, so
+    no group spans more than min_gap). Returns the sorted group start times.
+
+    Two strikes 2 ms apart (two balls landing together, a rattle of contacts) are one onset
+    to the ear and to any detector whose peaks are min_gap apart; scoring them as separate
+    events caps recall below 1 even for the true audio."""
+    t = np.sort(np.asarray(times, dtype=np.float64).ravel())
+    out = []
+    for x in t:
+        if not out or x - out[-1] >= min_gap:
+            out.append(x)
+    return np.asarray(out)
 
 
 def sync_scores(true_times, onset_times, tol: float = 0.05) -> dict:

@@ -67,6 +67,7 @@ def test_objective_notebook_with_and_without_eval_json(tmp_path, notebooks):
     text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(path)}))
     assert "sections ['conditioning', 'controls', 'steps']" in text
     assert "model (8 steps)" in text and "other_video" in text and "no 'long_form' section" in text
+    assert "no 'conditioning_long' section" in text and "reference 4 s vs none" in text
     assert "sync_recall_50ms: 8 vs 32 steps" in text
     text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(tmp_path / "none.json")}))
     assert "no eval JSON" in text and "skipping" in text and "model (8 steps)" not in text
@@ -79,6 +80,9 @@ def test_objective_tables_read_defensively():
     cl = objective.claims(EVAL).set_index("claim")
     assert cl.loc["sync_recall_50ms: 8 vs 32 steps", "relative_gap"] == pytest.approx(0.03 / 0.81)
     assert cl.loc["sync_recall_50ms: model vs shifted", "ratio"] == pytest.approx(0.78 / 0.12)
+    assert cl.loc["swsd on the unseen tail: reference 4 s vs none", "relative_gap"] == pytest.approx(-0.4 / 1.5)
+    assert cl.loc["swsd on the unseen tail: reference 1 s vs none", "value_ref"] == 1.3
+    assert objective.conditioning_table(EVAL, "conditioning_long").empty
     assert objective.long_form_tables(EVAL) == {}
     lf = objective.long_form_tables({"long_form": [{"segment": 1, "swsd": 2.0}, {"segment": 0, "swsd": 1.0}]})
     assert lf["segments"]["segment"].tolist() == [0, 1]

@@ -47,8 +47,12 @@ def test_eval_json_structure(eval_run):
     assert true["sync_precision_50ms"] >= 0.75
     assert true["sync_recall_detectable_50ms"] >= true["sync_recall_50ms"]
     assert 0 < ev["reference"]["codec_roundtrip"]["swsd"]
-    assert set(ev["conditioning"]) == {"0", "0.5"}
-    for d in ev["conditioning"].values():
+    assert set(ev["conditioning"]) == set(ev["conditioning_long"]) == {"0", "0.5"}
+    for d in ev["conditioning"].values():      # one window of the test preset (1 s)
+        _check_block(d)
+        assert d["scored_from_s"] == 0.5 and d["scored_to_s"] == d["clip_seconds"] == 1.0
+        assert math.isfinite(d["swsd_unseen"])
+    for d in ev["conditioning_long"].values():
         _check_block(d)
         assert d["scored_from_s"] == 0.5 and d["scored_to_s"] == 2.0
     lf = ev["long_form"]
@@ -60,7 +64,7 @@ def test_eval_json_structure(eval_run):
     assert lf["windows_per_clip"] >= 2        # the test preset's 1 s window forces extension
     meta = ev["meta"]
     assert min(meta["seeds"] + meta["conditioning_seeds"] + meta["long_form_seeds"]) >= 10 ** 9
-    assert len(set(meta["seeds"]) | set(meta["conditioning_seeds"]) | set(meta["long_form_seeds"])) == 6
+    assert len(set(meta["seeds"]) | set(meta["conditioning_seeds"]) | set(meta["long_form_seeds"])) == 8
     assert meta["wall_seconds"] > 0 and meta["machine"]["cpu_count"] >= 1
     for label in ("model, 1 steps", "control: other_video", "reference: true_audio",
                   "reference 0.5 s", "single_pass 1-2 s"):
@@ -92,6 +96,10 @@ def test_skip_and_bad_args(tiny_checkpoint, tmp_path, capsys):
     assert E.main(["--skip", "everything"]) == 2
     with pytest.raises(E.EvalError):
         E.EvalConfig(cond_seconds=4.0).check()                 # no unseen tail after a 4 s reference
+    # the test preset's 1 s window leaves no in-window tail after a 1 s reference
+    assert E.main(["--checkpoint", str(tiny_checkpoint), "--cond-refs", "0,1", "--cond-seconds", "3",
+                   "--skip", "long,controls,reference,steps", "--clips", "2"]) == 2
+    assert "window" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- pure functions
@@ -125,15 +133,17 @@ def test_score_segment_perfect_and_shifted():
 def test_aggregate_pools_counts():
     recs = [dict(n_true=4, n_det=2, matched_50=2, matched_25=1, chance_50=1.0, chance_25=0.5,
                  nearest=[0.0, 0.01, 0.2, 0.3], spans=2, kept=1.0, swsd=0.1, seconds=1.0,
-                 n_detectable=2, matched_detectable_50=2),
+                 n_detectable=2, matched_detectable_50=2, n_events=5, matched_events_50=2),
             dict(n_true=0, n_det=3, matched_50=0, matched_25=0, chance_50=0.0, chance_25=0.0,
                  nearest=[], spans=0, kept=0.0, swsd=0.3, seconds=1.0,
-                 n_detectable=0, matched_detectable_50=0)]
+                 n_detectable=0, matched_detectable_50=0, n_events=0, matched_events_50=0)]
     a = E.aggregate(recs)
     assert a["sync_recall_50ms"] == 0.5 and a["sync_precision_50ms"] == pytest.approx(0.4)
     assert a["sync_recall_25ms"] == 0.25 and a["chance_recall_50ms"] == 0.25
     assert a["sync_median_ms"] == pytest.approx(105.0) and a["silence_kept"] == 0.5
     assert a["swsd"] == pytest.approx(0.2) and a["sync_recall_detectable_50ms"] == 1.0
+    assert a["sync_recall_50ms_per_event"] == pytest.approx(0.4)
+    assert a["sync_precision_50ms_per_event"] == pytest.approx(0.4)
     assert a["sync_recall_50ms_clipmean"] == 0.5                # the clip with no events is left out
     assert a["sync_precision_50ms_clipmean"] == pytest.approx(0.5)   # mean of 1.0 and 0.0
 
@@ -149,8 +159,29 @@ def test_shift_frames_and_chance():
     assert E.chance_matches([1.0], [], 10.0, rng) == 0.0
 
 
-def test_format_table_merged_window_section():
-    row = {"sync_recall_50ms": 0.25, "swsd": 0.003, "silence_kept": None}
-    text = E.format_table({"conditioning_window": {"0": row, "4": row}})
-    assert "inside one window" in text and "reference 4 s" in text
-    assert "0.250" in text and "0.0030" in text and " - " in text   # None shows as '-'
+def test_format_table_conditioning_sections():
+    row = {"sync_recall_50ms": 0.25, "swsd": 0.003, "silence_kept": None, "swsd_unseen": 0.004,
+           "clip_seconds": 5.0, "scored_from_s": 4.0, "scored_to_s": 5.0}
+    text = E.format_table({"conditioning": {"0": row, "4": row}, "conditioning_long": {"0": row}})
+    assert "clips of one window (5 s clips, common tail 4-5 s" in text and "reference 4 s" in text
+    assert "across windows" in text
+    assert "0.250" in text and "0.0030" in text and "0.0040" in text and " - " in text   # None: '-'
+
+
+def test_merge_events_groups_within_min_gap():
+    from salsav_core.metrics import merge_events
+    t = [1.0, 0.3, 0.302, 0.349, 0.36, 2.0, 2.049, 2.06]
+    # anchor grouping: 0.3 takes 0.302 and 0.349 (< 50 ms after it); 0.36 starts a new onset
+    np.testing.assert_allclose(merge_events(t, 0.05), [0.3, 0.36, 1.0, 2.0, 2.06])
+    assert len(merge_events([], 0.05)) == 0
+    np.testing.assert_allclose(merge_events(t, 0.0), sorted(t))
+
+
+def test_simultaneous_strikes_score_as_one_onset():
+    rng = np.random.default_rng(0)
+    true = [0.5, 0.502, 1.5, 2.5]                  # two balls land together at 0.5 s
+    heard = [0.5, 1.5, 2.5]                        # the detector hears three onsets
+    rec = E.score_segment(_clicks(heard), _clicks(heard), true, heard, [], 0.0, 3.0, rng, 10)
+    agg = E.aggregate([rec])
+    assert agg["sync_recall_50ms"] == 1.0 and agg["events"] == 3 and agg["raw_events"] == 4
+    assert agg["sync_recall_50ms_per_event"] == 0.75   # one-to-one per event caps at 3/4
