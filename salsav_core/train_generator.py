@@ -44,6 +44,8 @@ class GeneratorRunConfig:
     log_every: int = 50
     seed: int = 0
     workers: int = 0                  # clip-making processes (0: os.cpu_count())
+    schedule: str = "constant"        # after warmup: "constant" or "cosine" (decay to 0 at `steps`)
+    mask_max: int | None = None       # longest reference span in latent frames (None: TrainConfig's)
 
 
 RUN_PRESETS = {
@@ -51,6 +53,10 @@ RUN_PRESETS = {
                                log_every=1, image_size=32, workers=1),
     "cpu": GeneratorRunConfig(),
     "gpu": GeneratorRunConfig(n_clips=4000, batch=64, steps=8000, ckpt_every=1000),
+    # cool-down fine-tune of a trained pipeline (--init) on fresh clips, on this 2-core CPU:
+    # cosine decay to 0, references up to 4.5 s (the audio-conditioning range of Fig. 6)
+    "cpu-finetune": GeneratorRunConfig(n_clips=3000, batch=16, steps=3000, lr=1e-4, warmup=100,
+                                       seed=1, schedule="cosine", mask_max=194, ckpt_every=250),
 }
 
 
@@ -97,9 +103,10 @@ def _resize(frames: np.ndarray, size: int) -> np.ndarray:
     return frames[:, iy][:, :, ix]
 
 
-def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=print, clips=None):
-    """Make (or reload) the feature cache and the fitted codec. `clips`: prebuilt
-    [(frames24, audio, caption)] to use instead of making `run.n_clips` new ones."""
+def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=print, clips=None,
+                codec: MelCodec | None = None):
+    """Make (or reload) the feature cache and the codec (fitted here unless given). `clips`:
+    prebuilt [(frames24, audio, caption)] to use instead of making `run.n_clips` new ones."""
     path = out_dir / "cache.npz"
     cfg = model_preset(run.model)
     if path.exists():
@@ -113,7 +120,8 @@ def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=prin
         seeds = rng.choice(1_000_000, size=run.n_clips, replace=False)
         clips = make_clips(seeds, cfg.window_seconds, run.image_size, run.workers)
     t1 = time.perf_counter()
-    codec = MelCodec().fit_stats([(a, SAMPLE_RATE) for _, a, _ in clips[: min(256, len(clips))]])
+    if codec is None:
+        codec = MelCodec().fit_stats([(a, SAMPLE_RATE) for _, a, _ in clips[: min(256, len(clips))]])
     data = encode_clips(clips, semantic, sync, codec)
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(path, **data)
@@ -161,20 +169,33 @@ def load_train_state(folder: Path, state):
 
 def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.PathLike,
                     export_dir: str | os.PathLike | None = None, resume: bool = True,
-                    max_seconds: float | None = None, log=print, progress: bool = True, clips=None):
-    """Train the generator; returns (pipeline, history). Resumes from out_dir if possible."""
+                    max_seconds: float | None = None, log=print, progress: bool = True, clips=None,
+                    init=None):
+    """Train the generator; returns (pipeline, history). Resumes from out_dir if possible.
+    `init`: a trained Pipeline to fine-tune (its generator starts params and EMA, its codec
+    is kept so that the latents keep their meaning)."""
     from .pipeline import Pipeline
     out_dir = Path(out_dir)
-    data, codec = build_cache(run, semantic, sync, out_dir, log, clips)
+    data, codec = build_cache(run, semantic, sync, out_dir, log, clips,
+                              codec=None if init is None else init.codec)
     base = model_preset(run.model)
     cfg = dataclasses.replace(base, sem_dim=data["sem"].shape[-1], text_dim=data["text"].shape[-1],
                               sync_dim=data["sync"].shape[-1])
     tcfg: TrainConfig = dataclasses.replace(TRAIN_PRESETS[run.objective], lr=run.lr)
+    if run.mask_max is not None:
+        tcfg = dataclasses.replace(tcfg, mask_max=run.mask_max)
     mesh = make_mesh()
     n_dev = mesh.shape["data"]
     batch = max(run.batch // n_dev, 1) * n_dev
     tcfg = _with_warmup(tcfg, run)
-    graphdef, state = init_train_state(cfg, tcfg, seed=run.seed, mesh=None)
+    if init is not None and init.cfg != cfg:
+        raise ValueError(f"--init generator config {init.cfg} does not match {cfg}")
+    start = None
+    if init is not None:           # a copy: the train step donates its buffers
+        from flax import nnx
+        g, w = nnx.split(init.generator)
+        start = nnx.merge(g, jax.tree.map(jnp.copy, w))
+    graphdef, state = init_train_state(cfg, tcfg, seed=run.seed, mesh=None, model=start)
     step_fn = make_train_step(graphdef, tcfg, mesh)
     if resume:
         loaded = load_train_state(out_dir, state)
@@ -229,12 +250,17 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
 
 
 def _with_warmup(tcfg: TrainConfig, run: GeneratorRunConfig) -> TrainConfig:
-    """The same config with a linear learning-rate warmup (an optax schedule as the lr)."""
+    """The same config with the run's learning-rate schedule (an optax schedule as the lr):
+    linear warmup, then constant or a cosine decay to 0 at `run.steps`."""
     import optax
-    if run.warmup <= 1:
-        return tcfg
-    sched = optax.join_schedules([optax.linear_schedule(0.0, tcfg.lr, run.warmup),
-                                  optax.constant_schedule(tcfg.lr)], [run.warmup])
+    if run.schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {run.schedule!r}")
+    warm = max(run.warmup, 1)
+    after = (optax.constant_schedule(tcfg.lr) if run.schedule == "constant" else
+             optax.cosine_decay_schedule(tcfg.lr, max(run.steps - warm, 1)))
+    if warm <= 1:
+        return dataclasses.replace(tcfg, lr=after) if run.schedule != "constant" else tcfg
+    sched = optax.join_schedules([optax.linear_schedule(0.0, tcfg.lr, warm), after], [warm])
     return dataclasses.replace(tcfg, lr=sched)
 
 
@@ -242,8 +268,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="salsav train generator", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="cpu", choices=sorted(RUN_PRESETS))
-    p.add_argument("--semantic", required=True, help="trained semantic encoder folder")
-    p.add_argument("--sync", required=True, help="trained sync model folder")
+    p.add_argument("--semantic", help="trained semantic encoder folder")
+    p.add_argument("--sync", help="trained sync model folder")
+    p.add_argument("--init", default=None,
+                   help="fine-tune this pipeline checkpoint (folder or Hub id); its encoders "
+                        "and codec are used unless --semantic/--sync are given")
     p.add_argument("--out", default="runs/generator", help="run folder (cache, train state)")
     p.add_argument("--export", default=None, help="write the pipeline checkpoint here at the end")
     p.add_argument("--steps", type=int, default=None)
@@ -258,9 +287,27 @@ def main(argv=None):
                                   objective=a.objective).items() if v is not None}
     run = dataclasses.replace(run, **over)
     from .encoders.pretrained import load_semantic, load_sync
-    sem, syn = load_semantic(a.semantic), load_sync(a.sync)
+    init = None
+    if a.init is not None:
+        from .pipeline import Pipeline
+        init = Pipeline.from_pretrained(a.init)
+        run = dataclasses.replace(run, model=_preset_name(init.cfg, run.model))
+    elif a.semantic is None or a.sync is None:
+        p.error("--semantic and --sync are required without --init")
+    sem = load_semantic(a.semantic) if a.semantic else init.semantic
+    syn = load_sync(a.sync) if a.sync else init.sync
     train_generator(run, sem, syn, a.out, a.export, resume=not a.no_resume,
-                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes)
+                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes, init=init)
+
+
+def _preset_name(cfg, default: str) -> str:
+    """The ModelConfig preset whose shape `cfg` has (encoder widths aside)."""
+    from .config import MODEL_PRESETS
+    for name, pre in MODEL_PRESETS.items():
+        if dataclasses.replace(cfg, sem_dim=pre.sem_dim, text_dim=pre.text_dim,
+                               sync_dim=pre.sync_dim) == pre:
+            return name
+    raise ValueError(f"--init generator matches no ModelConfig preset (looked for {default!r})")
 
 
 if __name__ == "__main__":

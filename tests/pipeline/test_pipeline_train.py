@@ -10,6 +10,7 @@ import pytest
 
 @pytest.mark.slow
 def test_generator_training_resumes_and_exports(tmp_path):
+    import jax
     from flax import nnx
 
     from salsav_core.encoders.presets import semantic_preset, sync_preset
@@ -36,6 +37,29 @@ def test_generator_training_resumes_and_exports(tmp_path):
     assert loaded.cfg.name == "test" and json.loads((tmp_path / "export" / "history.json").read_text())
     w_trained = np.asarray(pipe.generator.null_text[...])
     np.testing.assert_allclose(np.asarray(loaded.generator.null_text[...]), w_trained, atol=1e-3)
+
+    # fine-tune from the exported pipeline: its codec is kept and training starts from its weights
+    ft = dataclasses.replace(run, steps=2, seed=1, schedule="cosine", mask_max=40, lr=1e-5)
+    tuned, hist3 = train_generator(ft, loaded.semantic, loaded.sync, tmp_path / "ft",
+                                   progress=False, log=lambda *a: None, init=loaded)
+    assert [h["step"] for h in hist3] == [1, 2] and all(np.isfinite(h["loss"]) for h in hist3)
+    assert tuned.codec.to_dict() == loaded.codec.to_dict()
+    def params(p):
+        return [np.asarray(x, np.float32) for x in jax.tree.leaves(nnx.state(p.generator, nnx.Param))]
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(params(tuned), params(loaded)))
+    assert 0 < moved < 1e-4                   # EMA of two small steps away from the init weights
+
+
+def test_learning_rate_schedules():
+    from salsav_core.train_generator import GeneratorRunConfig, _with_warmup
+    from salsav_core.training import TrainConfig
+    cos = _with_warmup(TrainConfig(lr=1e-3), GeneratorRunConfig(steps=100, warmup=10, schedule="cosine")).lr
+    assert float(cos(0)) == 0.0 and float(cos(10)) == pytest.approx(1e-3)
+    assert float(cos(55)) == pytest.approx(5e-4, rel=1e-3) and float(cos(100)) == pytest.approx(0.0, abs=1e-9)
+    const = _with_warmup(TrainConfig(lr=1e-3), GeneratorRunConfig(steps=100, warmup=10)).lr
+    assert float(const(5)) == pytest.approx(5e-4) and float(const(99)) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="schedule"):
+        _with_warmup(TrainConfig(), GeneratorRunConfig(schedule="linear"))
 
 
 def test_train_state_mismatch_is_refused(tmp_path):
