@@ -304,6 +304,25 @@ def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
     return out
 
 
+def eval_ablations(pipe, clips, conds, cfg: EvalConfig, rng) -> dict:
+    """The same clips with one visual stream replaced by its learned null embedding in the
+    conditional branch too: which stream carries the timing."""
+    import dataclasses
+    out = {}
+    for name, kw in (("no_sync", dict(drop_sync=True)), ("no_semantic", dict(drop_sem=True))):
+        recs, gens = [], []
+        for i, (clip, cond) in enumerate(zip(clips, conds)):
+            lat = pipe.sample(dataclasses.replace(cond, **kw), clip.duration, cfg.control_steps,
+                              cfg.guidance, seed=i)
+            gens.append(decode(pipe, lat, clip.duration))
+            recs.append(_score_clip(clip, gens[-1], rng, cfg)[0])
+        agg = aggregate(recs, [c.audio for c in clips], gens)
+        agg["steps"] = cfg.control_steps
+        out[name] = agg
+        _log(f"ablation {name}: R@50 {agg['sync_recall_50ms']:.3f} P@50 {agg['sync_precision_50ms']:.3f}")
+    return out
+
+
 def eval_conditioning(pipe, cfg: EvalConfig, rng, seconds: float | None = None,
                       offset: int | None = None) -> dict:
     """Fig. 6: reference = the true audio of [0, L), generation of the rest.
@@ -421,6 +440,7 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
         ev["steps"] = eval_steps(pipe, clips, conds, cfg, rng)
     if "controls" not in cfg.skip:
         ev["controls"] = eval_controls(pipe, clips, cfg, rng)
+        ev["ablations"] = eval_ablations(pipe, clips, conds, cfg, rng)
     if "reference" not in cfg.skip:
         ev["reference"] = eval_reference(pipe, clips, cfg, rng)
     if "conditioning" not in cfg.skip:
@@ -451,6 +471,8 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
             "mel_stat_distance": "Fréchet distance of pooled log-mel frame statistics; NOT VGGish FAD",
             "controls": "same clips, same caption and noise; video shifted by shift_seconds or "
                         "another clip's video; scored against the clip's own truth",
+            "ablations": "same clips, caption and noise; the sync (or semantic) features replaced "
+                         "by the learned null embedding in both CFG branches",
             "conditioning": "clips one model window long (the paper's setting: the whole clip "
                             "is in context); reference = true audio of [0, L) placed at 0; "
                             "scored on the common unseen tail [max(cond_refs), end); "
@@ -495,6 +517,8 @@ def format_table(ev: dict) -> str:
             lines.append(_row(f"model, {s} steps", d, t_extra))
         for name, d in ev.get("controls", {}).items():
             lines.append(_row(f"control: {name}", d, t_extra))
+        for name, d in ev.get("ablations", {}).items():
+            lines.append(_row(f"ablation: {name}", d, t_extra))
         for name, d in ev.get("reference", {}).items():
             lines.append(_row(f"reference: {name}", d, t_extra))
     c_extra = [("SWSDown", "swsd_unseen", "{:.4f}")]

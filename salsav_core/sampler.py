@@ -33,6 +33,8 @@ class Conditions:
     sync: np.ndarray                      # (T_syn, sync_dim) at SYNC_FPS
     text: np.ndarray                      # (text_dim,)
     neg_text: np.ndarray | None = None    # replaces the null text in the unconditional branch
+    drop_sem: bool = False                # ablations: the conditional branch also uses the
+    drop_sync: bool = False               # learned null embedding for this stream
 
 
 def split_model(model):
@@ -45,9 +47,10 @@ def split_model(model):
 
 @partial(jax.jit, static_argnums=0)
 def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref, ref_mask,
-                 n_steps, guidance):
+                 n_steps, guidance, cond_drop_sem, cond_drop_sync):
     """x0 (B,T,C) noise; sem (B,T_vs,Ds); sync (B,T_syn,Dy); text/uncond_text (B,Dt); use_neg (B,)
-    bool; ref (B,T,C) with ref_mask (B,T) bool; n_steps int32 scalar; guidance f32 scalar."""
+    bool; ref (B,T,C) with ref_mask (B,T) bool; n_steps int32 scalar; guidance f32 scalar;
+    cond_drop_sem/cond_drop_sync (B,) bool: null that stream in the conditional branch too."""
     TRACE_COUNTS["sample"] += 1
     model = nnx.merge(graphdef, state)
     b = x0.shape[0]
@@ -57,7 +60,8 @@ def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref
     # negative text, no reference).
     sem2, sync2 = jnp.concatenate([sem, sem]), jnp.concatenate([sync, sync])
     text2 = jnp.concatenate([text, uncond_text])
-    drop_av = jnp.concatenate([no, yes])
+    drop_sem = jnp.concatenate([cond_drop_sem, yes])
+    drop_sync = jnp.concatenate([cond_drop_sync, yes])
     drop_text = jnp.concatenate([no, ~use_neg])
     mask2 = jnp.concatenate([ref_mask, jnp.zeros_like(ref_mask)])
     keep = ref_mask[..., None]
@@ -66,7 +70,7 @@ def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref
         t = jnp.full((2 * b,), i.astype(jnp.float32) * d)
         x_hat = jnp.where(keep, ref, x)                       # Eq. A.1: reference written in
         v = model(jnp.concatenate([x_hat, x]), t, jnp.full((2 * b,), d), mask2, sem2, sync2,
-                  text2, drop_av, drop_av, drop_text)
+                  text2, drop_sem, drop_sync, drop_text)
         v_c, v_u = v[:b], v[b:]
         return x + d * (v_u + guidance * (v_c - v_u))       # Eq. 3
 
@@ -81,7 +85,8 @@ def _check_steps(steps: int) -> int:
 
 
 def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4.0,
-                 ref=None, ref_mask=None, neg_text=None):
+                 ref=None, ref_mask=None, neg_text=None, drop_sem: bool = False,
+                 drop_sync: bool = False):
     """Batched sampling from given noise x0 (B, T, C). Returns jnp (B, T, C)."""
     graphdef, state = split_model(model)
     b, t, c = x0.shape
@@ -92,7 +97,8 @@ def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4
     uncond_text = text if neg_text is None else jnp.broadcast_to(jnp.asarray(neg_text, jnp.float32), text.shape)
     return _sample_loop(graphdef, state, jnp.asarray(x0, jnp.float32), jnp.asarray(sem, jnp.float32),
                         jnp.asarray(sync, jnp.float32), text, uncond_text, use_neg, ref, ref_mask,
-                        jnp.asarray(_check_steps(steps), jnp.int32), jnp.asarray(guidance, jnp.float32))
+                        jnp.asarray(_check_steps(steps), jnp.int32), jnp.asarray(guidance, jnp.float32),
+                        jnp.full((b,), bool(drop_sem)), jnp.full((b,), bool(drop_sync)))
 
 
 def _ref_arrays(n_frames: int, latent_dim: int, ref, ref_start: int):
@@ -137,7 +143,8 @@ def sample(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: flo
     buf, mask = _ref_arrays(n_frames, cfg.latent_dim, ref, ref_start)
     x0 = jax.random.normal(jax.random.key(seed), (1, n_frames, cfg.latent_dim))
     out = sample_batch((graphdef, state), cond.sem[None], cond.sync[None], cond.text[None], x0,
-                       steps, guidance, buf[None], mask[None], cond.neg_text)
+                       steps, guidance, buf[None], mask[None], cond.neg_text, cond.drop_sem,
+                       cond.drop_sync)
     if progress is not None:
         progress(1, 1)
     return np.asarray(out[0])
@@ -192,7 +199,8 @@ def sample_long(model, cond: Conditions, n_frames: int, steps: int = 8, guidance
         x0 = jax.random.normal(jax.random.fold_in(key, i), (1, win, cfg.latent_dim))
         res = sample_batch((graphdef, state), resample_by_time(sem, SEM_FPS, t0, n_sem)[None],
                            resample_by_time(sync, SYNC_FPS, t0, n_syn)[None], text, x0, steps,
-                           guidance, out[None, s:s + win], known[None, s:s + win], cond.neg_text)
+                           guidance, out[None, s:s + win], known[None, s:s + win], cond.neg_text,
+                           cond.drop_sem, cond.drop_sync)
         out[s:s + win] = np.asarray(res[0])                    # reference positions come back unchanged
         known[s:s + win] = True
         if progress is not None:

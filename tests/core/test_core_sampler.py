@@ -76,3 +76,21 @@ def test_long_form_length_seams_memory_and_single_compile(model, cfg):
     seam_j = jumps[np.array(seams) - 1]
     print("mean jump at seams", seam_j.mean(), "overall", jumps.mean())
     assert seam_j.mean() < 1.5 * jumps.mean()
+
+
+def test_dropped_stream_is_ignored_without_recompiling(model, cfg):
+    import dataclasses
+    n = latent_frames(1.0)
+    a, b = _cond(cfg, 1.0, seed=0), _cond(cfg, 1.0, seed=1)
+    mixed = dataclasses.replace(a, sync=b.sync)              # a's semantics, b's sync features
+    base = S.sample(model, a, n, steps=2, seed=0)
+    traces = S.TRACE_COUNTS["sample"]
+    assert not np.allclose(base, S.sample(model, mixed, n, steps=2, seed=0))   # sync is used
+    no_sync = lambda c: dataclasses.replace(c, drop_sync=True)                # noqa: E731
+    np.testing.assert_allclose(S.sample(model, no_sync(a), n, steps=2, seed=0),
+                               S.sample(model, no_sync(mixed), n, steps=2, seed=0), atol=1e-6)
+    no_sem = lambda c: dataclasses.replace(c, drop_sem=True)                  # noqa: E731
+    other_sem = dataclasses.replace(a, sem=b.sem)
+    np.testing.assert_allclose(S.sample(model, no_sem(a), n, steps=2, seed=0),
+                               S.sample(model, no_sem(other_sem), n, steps=2, seed=0), atol=1e-6)
+    assert S.TRACE_COUNTS["sample"] == traces               # the flags are traced, not static

@@ -41,6 +41,9 @@ def test_eval_json_structure(eval_run):
     for d in ev["controls"].values():
         _check_block(d)
         assert _unit(d["recall_vs_shown_video_50ms"])
+    assert set(ev["ablations"]) == {"no_sync", "no_semantic"}
+    for d in ev["ablations"].values():
+        _check_block(d)
     # the true audio is its own ceiling: zero distance, every detected onset is a true event
     true = ev["reference"]["true_audio"]
     assert true["swsd"] == 0.0 and true["mel_stat_distance"] == pytest.approx(0.0, abs=1e-6)
@@ -66,7 +69,7 @@ def test_eval_json_structure(eval_run):
     assert min(meta["seeds"] + meta["conditioning_seeds"] + meta["long_form_seeds"]) >= 10 ** 9
     assert len(set(meta["seeds"]) | set(meta["conditioning_seeds"]) | set(meta["long_form_seeds"])) == 8
     assert meta["wall_seconds"] > 0 and meta["machine"]["cpu_count"] >= 1
-    for label in ("model, 1 steps", "control: other_video", "reference: true_audio",
+    for label in ("model, 1 steps", "control: other_video", "ablation: no_sync", "reference: true_audio",
                   "reference 0.5 s", "single_pass 1-2 s"):
         assert label in printed
 
