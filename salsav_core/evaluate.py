@@ -492,6 +492,7 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
 _COLS = [("R@50", "sync_recall_50ms", "{:.3f}"), ("P@50", "sync_precision_50ms", "{:.3f}"),
          ("R@25", "sync_recall_25ms", "{:.3f}"), ("P@25", "sync_precision_25ms", "{:.3f}"),
          ("chR@50", "chance_recall_50ms", "{:.3f}"), ("Rdet@50", "sync_recall_detectable_50ms", "{:.3f}"),
+         ("Rev@50", "sync_recall_50ms_per_event", "{:.3f}"),
          ("Rclip@50", "sync_recall_50ms_clipmean", "{:.3f}"), ("med ms", "sync_median_ms", "{:.1f}"),
          ("onset/ev", "onsets_per_event", "{:.2f}"), ("silence", "silence_kept", "{:.2f}"),
          ("SWSD", "swsd", "{:.4f}"), ("melFD", "mel_stat_distance", "{:.1f}")]
