@@ -240,7 +240,10 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
     save_train_state(out_dir, state, run)
     (out_dir / "history.json").write_text(json.dumps(history))
     pipe = Pipeline(model_from_state(graphdef, state, ema=True), semantic, sync, codec,
-                    meta={"trained_steps": int(state.step), "run": dataclasses.asdict(run),
+                    meta={"trained_steps": int(state.step) + (0 if init is None else
+                                                               int(init.meta.get("trained_steps", 0))),
+                          "run": dataclasses.asdict(run),
+                          **({} if init is None else {"init": dict(init.meta)}),
                           "train_seconds": time.perf_counter() - t_start,
                           "devices": [str(d) for d in jax.local_devices()]})
     if export_dir is not None:

@@ -44,6 +44,7 @@ def test_generator_training_resumes_and_exports(tmp_path):
                                    progress=False, log=lambda *a: None, init=loaded)
     assert [h["step"] for h in hist3] == [1, 2] and all(np.isfinite(h["loss"]) for h in hist3)
     assert tuned.codec.to_dict() == loaded.codec.to_dict()
+    assert tuned.meta["trained_steps"] == 5 + 2 and tuned.meta["init"]["trained_steps"] == 5
     def params(p):
         return [np.asarray(x, np.float32) for x in jax.tree.leaves(nnx.state(p.generator, nnx.Param))]
     moved = max(float(np.abs(a - b).max()) for a, b in zip(params(tuned), params(loaded)))
