@@ -29,7 +29,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,13 @@ SR = SAMPLE_RATE
 
 class EvalError(ValueError):
     """Bad evaluation request (message safe to print)."""
+
+
+def check_unseen_tail(seconds: float, refs, what: str, margin: float = 0.5) -> None:
+    """Conditioning clips need an unseen tail of at least `margin` s after the longest reference."""
+    if seconds < max(refs) + margin:
+        raise EvalError(f"{what} ({seconds:g} s) must be at least the largest reference "
+                        f"({max(refs):g} s) + {margin:g} s")
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,8 @@ class EvalConfig:
             raise EvalError(f"steps must be among {sampler.ALLOWED_STEPS}; got {list(self.steps)}")
         if not (math.isfinite(self.guidance) and self.guidance >= 0):
             raise EvalError(f"guidance must be finite and >= 0; got {self.guidance}")
-        if "conditioning" not in self.skip and self.cond_seconds <= max(self.cond_refs) + 0.5:
-            raise EvalError(f"conditioning clips ({self.cond_seconds} s) must be longer than the "
-                            f"largest reference ({max(self.cond_refs)} s) + 0.5 s")
+        if "conditioning" not in self.skip:
+            check_unseen_tail(self.cond_seconds, self.cond_refs, "conditioning clips")
         if "long" not in self.skip and self.long_seconds < self.segment_seconds:
             raise EvalError("--long-seconds must be at least one segment long")
         unknown = set(self.skip) - set(SECTIONS)
@@ -180,7 +186,8 @@ def aggregate(records: list[dict], true_waves=None, gen_waves=None) -> dict:
         "chance_recall_50ms": _ratio(s("chance_50"), s("n_true")),
         "chance_precision_50ms": _ratio(s("chance_50"), s("n_det")),
         "chance_recall_25ms": _ratio(s("chance_25"), s("n_true")),
-        "events": int(s("n_true")), "raw_events": int(s("n_events")), "onsets": int(s("n_det")), "silent_spans": int(s("spans")),
+        "events": int(s("n_true")), "raw_events": int(s("n_events")), "onsets": int(s("n_det")),
+        "silent_spans": int(s("spans")),
         "onsets_per_event": _ratio(s("n_det"), s("n_true")), "clips": len(records),
     }
     if true_waves is not None and gen_waves is not None and len(true_waves):
@@ -240,18 +247,25 @@ def _score_clip(clip, wave, rng, cfg, with_swsd=True):
                          rng, cfg.chance_shifts, with_swsd, true_onsets(clip)), on
 
 
+def _run_clips(pipe, clips, conds, steps: int, cfg: EvalConfig, rng):
+    """Sample every clip from its conditions (noise seed = clip index), decode and score.
+    Returns (pooled scores, detected onsets per clip, sampling seconds per clip)."""
+    recs, gens, onsets, secs = [], [], [], []
+    for i, (clip, cond) in enumerate(zip(clips, conds)):
+        t0 = time.perf_counter()
+        lat = pipe.sample(cond, clip.duration, steps, cfg.guidance, seed=i)
+        secs.append(time.perf_counter() - t0)
+        gens.append(decode(pipe, lat, clip.duration))
+        rec, on = _score_clip(clip, gens[-1], rng, cfg)
+        recs.append(rec)
+        onsets.append(on)
+    return aggregate(recs, [c.audio for c in clips], gens), onsets, secs
+
+
 def eval_steps(pipe, clips, conds, cfg: EvalConfig, rng) -> dict:
     out = {}
     for s in cfg.steps:
-        recs, gens, secs = [], [], []
-        for i, (clip, cond) in enumerate(zip(clips, conds)):
-            t0 = time.perf_counter()
-            lat = pipe.sample(cond, clip.duration, s, cfg.guidance, seed=i)
-            secs.append(time.perf_counter() - t0)
-            wave = decode(pipe, lat, clip.duration)
-            gens.append(wave)
-            recs.append(_score_clip(clip, wave, rng, cfg)[0])
-        agg = aggregate(recs, [c.audio for c in clips], gens)
+        agg, _, secs = _run_clips(pipe, clips, conds, s, cfg, rng)
         per_clip = float(np.mean(secs))
         agg.update(sample_seconds_per_clip=per_clip, ms_per_step=1000 * per_clip / s,
                    rtf=per_clip / cfg.duration)
@@ -275,25 +289,17 @@ def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
     """Same clips and captions, video shifted by shift_seconds or taken from the next clip."""
     out = {}
     for name in ("shifted", "other_video"):
-        recs, gens, follow = [], [], []
-        for i, clip in enumerate(clips):
-            if name == "shifted":
-                frames = shift_frames(clip.frames, cfg.shift_seconds)
-            else:
-                frames = clips[(i + 1) % len(clips)].frames
-            cond = _conditions(pipe, frames, clip.caption, cfg)
-            lat = pipe.sample(cond, clip.duration, cfg.control_steps, cfg.guidance, seed=i)
-            wave = decode(pipe, lat, clip.duration)
-            gens.append(wave)
-            rec, on = _score_clip(clip, wave, rng, cfg)
-            recs.append(rec)
-            # does the audio follow the video it was shown (the shifted or the other clip's)?
-            if name == "shifted":
-                shown = [t + cfg.shift_seconds for t in _times(clip) if t + cfg.shift_seconds < clip.duration]
-            else:
-                shown = _times(clips[(i + 1) % len(clips)])
-            follow.append(metrics.sync_scores(shown, on, 0.05))
-        agg = aggregate(recs, [c.audio for c in clips], gens)
+        if name == "shifted":
+            frames = [shift_frames(c.frames, cfg.shift_seconds) for c in clips]
+            shown = [[t + cfg.shift_seconds for t in _times(c) if t + cfg.shift_seconds < c.duration]
+                     for c in clips]
+        else:
+            others = clips[1:] + clips[:1]
+            frames, shown = [c.frames for c in others], [_times(c) for c in others]
+        conds = [_conditions(pipe, f, c.caption, cfg) for f, c in zip(frames, clips)]
+        agg, onsets, _ = _run_clips(pipe, clips, conds, cfg.control_steps, cfg, rng)
+        # does the audio follow the video it was shown (the shifted or the other clip's)?
+        follow = [metrics.sync_scores(t, on, 0.05) for t, on in zip(shown, onsets)]
         agg["steps"] = cfg.control_steps
         agg["recall_vs_shown_video_50ms"] = _ratio(sum(f["n_matched"] for f in follow),
                                                    sum(f["n_true"] for f in follow))
@@ -307,16 +313,10 @@ def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
 def eval_ablations(pipe, clips, conds, cfg: EvalConfig, rng) -> dict:
     """The same clips with one visual stream replaced by its learned null embedding in the
     conditional branch too: which stream carries the timing."""
-    import dataclasses
     out = {}
     for name, kw in (("no_sync", dict(drop_sync=True)), ("no_semantic", dict(drop_sem=True))):
-        recs, gens = [], []
-        for i, (clip, cond) in enumerate(zip(clips, conds)):
-            lat = pipe.sample(dataclasses.replace(cond, **kw), clip.duration, cfg.control_steps,
-                              cfg.guidance, seed=i)
-            gens.append(decode(pipe, lat, clip.duration))
-            recs.append(_score_clip(clip, gens[-1], rng, cfg)[0])
-        agg = aggregate(recs, [c.audio for c in clips], gens)
+        dropped = [replace(c, **kw) for c in conds]
+        agg, _, _ = _run_clips(pipe, clips, dropped, cfg.control_steps, cfg, rng)
         agg["steps"] = cfg.control_steps
         out[name] = agg
         _log(f"ablation {name}: R@50 {agg['sync_recall_50ms']:.3f} P@50 {agg['sync_precision_50ms']:.3f}")
@@ -336,9 +336,7 @@ def eval_conditioning(pipe, cfg: EvalConfig, rng, seconds: float | None = None,
     in_window = seconds is None
     seconds = pipe.cfg.window_seconds if in_window else seconds
     offset = (cfg.COND_WINDOW_OFFSET if in_window else cfg.COND_OFFSET) if offset is None else offset
-    if seconds <= tail0 + 0.25:
-        raise EvalError(f"conditioning clips ({seconds:g} s) must be longer than the largest "
-                        f"reference ({tail0:g} s) + 0.25 s")
+    check_unseen_tail(seconds, cfg.cond_refs, "conditioning clips")
     clips = [make_clip(cfg.seed0 + offset + i, seconds) for i in range(cfg.cond_clips)]
     conds = [_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
     out = {}
@@ -426,9 +424,8 @@ def _machine() -> dict:
 def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
     """All sections (minus cfg.skip) → the JSON-ready result dict."""
     cfg.check()
-    if "conditioning" not in cfg.skip and pipe.cfg.window_seconds <= max(cfg.cond_refs) + 0.25:
-        raise EvalError(f"the model's window ({pipe.cfg.window_seconds:g} s) must be longer than "
-                        f"the largest reference ({max(cfg.cond_refs):g} s) + 0.25 s")
+    if "conditioning" not in cfg.skip:
+        check_unseen_tail(pipe.cfg.window_seconds, cfg.cond_refs, "the model's window")
     t_all = time.perf_counter()
     rng = np.random.default_rng(0)
     seeds = [cfg.seed0 + i for i in range(cfg.clips)]

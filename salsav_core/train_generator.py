@@ -188,13 +188,13 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
     n_dev = mesh.shape["data"]
     batch = max(run.batch // n_dev, 1) * n_dev
     tcfg = _with_warmup(tcfg, run)
-    if init is not None and init.cfg != cfg:
-        raise ValueError(f"--init generator config {init.cfg} does not match {cfg}")
     start = None
-    if init is not None:           # a copy: the train step donates its buffers
+    if init is not None:
+        if init.cfg != cfg:
+            raise ValueError(f"--init generator config {init.cfg} does not match {cfg}")
         from flax import nnx
         g, w = nnx.split(init.generator)
-        start = nnx.merge(g, jax.tree.map(jnp.copy, w))
+        start = nnx.merge(g, jax.tree.map(jnp.copy, w))   # a copy: the train step donates its buffers
     graphdef, state = init_train_state(cfg, tcfg, seed=run.seed, mesh=None, model=start)
     step_fn = make_train_step(graphdef, tcfg, mesh)
     if resume:
@@ -258,12 +258,11 @@ def _with_warmup(tcfg: TrainConfig, run: GeneratorRunConfig) -> TrainConfig:
     import optax
     if run.schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {run.schedule!r}")
-    warm = max(run.warmup, 1)
-    after = (optax.constant_schedule(tcfg.lr) if run.schedule == "constant" else
+    warm = run.warmup if run.warmup > 1 else 0
+    sched = (optax.constant_schedule(tcfg.lr) if run.schedule == "constant" else
              optax.cosine_decay_schedule(tcfg.lr, max(run.steps - warm, 1)))
-    if warm <= 1:
-        return dataclasses.replace(tcfg, lr=after) if run.schedule != "constant" else tcfg
-    sched = optax.join_schedules([optax.linear_schedule(0.0, tcfg.lr, warm), after], [warm])
+    if warm:
+        sched = optax.join_schedules([optax.linear_schedule(0.0, tcfg.lr, warm), sched], [warm])
     return dataclasses.replace(tcfg, lr=sched)
 
 
@@ -294,7 +293,7 @@ def main(argv=None):
     if a.init is not None:
         from .pipeline import Pipeline
         init = Pipeline.from_pretrained(a.init)
-        run = dataclasses.replace(run, model=_preset_name(init.cfg, run.model))
+        run = dataclasses.replace(run, model=_preset_name(init.cfg))
     elif a.semantic is None or a.sync is None:
         p.error("--semantic and --sync are required without --init")
     sem = load_semantic(a.semantic) if a.semantic else init.semantic
@@ -303,14 +302,14 @@ def main(argv=None):
                     max_seconds=None if a.max_minutes is None else 60 * a.max_minutes, init=init)
 
 
-def _preset_name(cfg, default: str) -> str:
+def _preset_name(cfg) -> str:
     """The ModelConfig preset whose shape `cfg` has (encoder widths aside)."""
     from .config import MODEL_PRESETS
     for name, pre in MODEL_PRESETS.items():
         if dataclasses.replace(cfg, sem_dim=pre.sem_dim, text_dim=pre.text_dim,
                                sync_dim=pre.sync_dim) == pre:
             return name
-    raise ValueError(f"--init generator matches no ModelConfig preset (looked for {default!r})")
+    raise ValueError(f"--init generator ({cfg.name!r}) matches no ModelConfig preset")
 
 
 if __name__ == "__main__":
