@@ -57,6 +57,9 @@ RUN_PRESETS = {
     # cosine decay to 0, references up to 4.5 s (the audio-conditioning range of Fig. 6)
     "cpu-finetune": GeneratorRunConfig(n_clips=3000, batch=16, steps=3000, lr=1e-4, warmup=100,
                                        seed=1, schedule="cosine", mask_max=194, ckpt_every=250),
+    # the same on a GPU lease: batch 64, a few thousand steps (re-learns new sync features)
+    "gpu-finetune": GeneratorRunConfig(n_clips=3000, batch=64, steps=6000, lr=2e-4, warmup=200,
+                                       seed=2, schedule="cosine", mask_max=194, ckpt_every=1000),
 }
 
 

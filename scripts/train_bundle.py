@@ -31,12 +31,19 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--sem-steps", type=int, default=100000)
     p.add_argument("--sync-steps", type=int, default=100000)
-    p.add_argument("--gen-steps", type=int, default=100000)
+    p.add_argument("--gen-steps", type=int, default=None, help="default: the preset's")
     p.add_argument("--sem-seconds", type=float, default=75)
     p.add_argument("--sync-seconds", type=float, default=120)
     p.add_argument("--gen-seconds", type=float, default=270)
     p.add_argument("--semantic", default=None, help="use this trained semantic encoder folder")
     p.add_argument("--sync", default=None, help="use this trained sync model folder")
+    p.add_argument("--init", default=None,
+                   help="fine-tune this pipeline's generator (its codec, and its encoders unless "
+                        "--semantic/--sync or --train-semantic/--train-sync, are kept)")
+    p.add_argument("--train-semantic", action="store_true",
+                   help="with --init: train a new semantic encoder instead of keeping the init's")
+    p.add_argument("--train-sync", action="store_true",
+                   help="with --init: train a new sync model instead of keeping the init's")
     a = p.parse_args(argv)
 
     import jax
@@ -54,6 +61,12 @@ def main(argv=None):
     log("devices", report["devices"])
 
     run = RUN_PRESETS[a.gen_preset]
+    init = None
+    if a.init:
+        from salsav_core.pipeline import Pipeline
+        from salsav_core.train_generator import _preset_name
+        init = Pipeline.from_pretrained(a.init)
+        a.model = _preset_name(init.cfg)
     over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps).items() if v is not None}
     run = dataclasses.replace(run, n_clips=a.clips, **over)
     duration = model_preset(run.model).window_seconds
@@ -80,6 +93,9 @@ def main(argv=None):
         if folder:
             encoders[kind] = loader(folder)
             continue
+        if init is not None and not (a.train_semantic if kind == "semantic" else a.train_sync):
+            encoders[kind] = getattr(init, kind)      # fine-tuning: keep the init's encoder
+            continue
         cfg = dataclasses.replace(preset(a.encoder_preset), pool_clips=min(1024, len(clips)),
                                   ckpt_every=10**9)
         encoders[kind], m = train_fn(cfg, steps, str(out / kind), resume=True, make_clip=pooled_clip,
@@ -90,7 +106,8 @@ def main(argv=None):
 
     # 3. generator on cached features
     pipe, hist = train_generator(run, sem, syn, out / "generator", out / "pipeline", resume=True,
-                                 max_seconds=a.gen_seconds, log=log, progress=False, clips=clips)
+                                 max_seconds=a.gen_seconds, log=log, progress=False, clips=clips,
+                                 init=init)
     report["generator"] = {"steps": pipe.meta.get("trained_steps"), "seconds": pipe.meta.get("train_seconds"),
                            "last": hist[-1] if hist else None, "run": dataclasses.asdict(run)}
     report["total_seconds"] = time.perf_counter() - t_all

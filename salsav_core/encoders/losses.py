@@ -25,3 +25,14 @@ def siglip_loss(zx, zy, log_t, bias, labels=None):
         labels = jnp.eye(zx.shape[0], zy.shape[0])
     signs = 2.0 * labels - 1.0
     return -jnp.sum(jax.nn.log_sigmoid(signs * logits)) / zx.shape[0]
+
+
+def dense_siglip_loss(zv, za, log_t, bias):
+    """Per-time SigLIP: (B, T, D) video frames vs (B, T, D) audio tokens, unit vectors.
+
+    At each time index t the B×B pairs (frame t of snippet i, token t of snippet j) form one
+    SigLIP problem with the matches on the diagonal, so position alone never tells the pair
+    apart: only content does. Averaged over t."""
+    logits = jnp.einsum("itd,jtd->tij", zv, za) * jnp.exp(log_t) + bias      # (T, B, B)
+    signs = 2.0 * jnp.eye(zv.shape[0]) - 1.0
+    return -jnp.sum(jax.nn.log_sigmoid(signs * logits)) / (zv.shape[0] * zv.shape[1])

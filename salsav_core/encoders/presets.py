@@ -55,6 +55,7 @@ class SyncConfig(DictConfig):
     freq_patch: int = 32
     time_patch: int = 4          # 40 ms per audio token
     # training
+    dense_weight: float = 0.0    # per-frame SigLIP term (frame i ↔ audio token i across snippets)
     clips_per_batch: int = 3
     snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
     lr: float = 1e-3

@@ -20,10 +20,11 @@ from flax import nnx
 from tqdm import tqdm
 
 from .audio_frontend import snippet_mels, to_16k
-from .losses import siglip_loss, siglip_logits
+from .losses import dense_siglip_loss, siglip_loss, siglip_logits
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .semantic import SemanticEncoder, frames_to_float
 from .state_io import load_params, load_train_state, read_meta, save_folder
+from .blocks import l2norm
 from .sync import SyncModel
 from .text import tokenize
 
@@ -96,9 +97,20 @@ def semantic_loss(model: SemanticEncoder, batch):
 
 
 def sync_loss(model: SyncModel, batch):
-    zv = model.embed_video(batch["frames"])    # (B, D)
-    za = model.embed_mel(batch["mel"])         # (B, D)
+    vf = model.snippet_features(batch["frames"])          # (B, 16, D) per frame
+    af = model.audio(batch["mel"])                        # (B, t_a, D) per 40 ms token
+    zv = l2norm(model.video_head(vf.mean(axis=1)))        # (B, D) = model.embed_video
+    za = l2norm(model.audio_head(af.mean(axis=1)))        # (B, D) = model.embed_mel
     loss = siglip_loss(zv, za, model.log_t[...], model.bias[...])
+    if model.cfg.dense_weight:
+        b, f, d = vf.shape
+        t = af.shape[1]
+        if f != t:                                        # e.g. 16 frames, 8 tokens: pool frames
+            if f % t:
+                raise ValueError(f"dense loss: {f} frames do not pool onto {t} audio tokens")
+            vf = vf.reshape(b, t, f // t, d).mean(axis=2)
+        fv, fa = l2norm(model.video_head(vf)), l2norm(model.audio_head(af))   # (B, t, D) each
+        loss = loss + model.cfg.dense_weight * dense_siglip_loss(fv, fa, model.log_t[...], model.bias[...])
     acc = jnp.mean(jnp.argmax(siglip_logits(zv, za, 0.0, 0.0), axis=1) == jnp.arange(zv.shape[0]))
     return loss, acc
 
@@ -193,10 +205,13 @@ def train_semantic(preset="cpu", steps: int = 2000, out_dir: str | None = None, 
 
 def train_sync(preset="cpu", steps: int = 2000, out_dir: str | None = None, resume: bool = True,
                seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True,
-                   max_seconds: float | None = None):
-    """Train (or resume) the sync model; returns (model, metrics)."""
+               max_seconds: float | None = None, init: SyncModel | None = None):
+    """Train (or resume) the sync model; returns (model, metrics). `init`: a trained SyncModel
+    of the same shape to start from (fine-tuning, e.g. with another loss)."""
     cfg = sync_preset(preset) if isinstance(preset, str) else preset
     model = SyncModel(cfg, nnx.Rngs(seed))
+    if init is not None:
+        nnx.update(model, jax.tree.map(jnp.copy, nnx.state(init, nnx.Param)))
     return _train("sync", model, cfg, sync_loss, sync_item, sync_batch, steps, out_dir, resume, seed,
                   log_every, make_clip, progress, max_seconds)
 

@@ -34,3 +34,29 @@ def test_siglip_loss_prefers_matched_pairs():
     matched = float(siglip_loss(jnp.asarray(z), jnp.asarray(z), math.log(10.0), -5.0))
     shuffled = float(siglip_loss(jnp.asarray(z), jnp.asarray(z[::-1]), math.log(10.0), -5.0))
     assert matched < shuffled
+
+
+def test_dense_siglip_is_one_siglip_per_time_index():
+    from salsav_core.encoders.losses import dense_siglip_loss
+    rng = np.random.default_rng(1)
+    zv = rng.standard_normal((3, 4, 8)).astype(np.float32)
+    za = rng.standard_normal((3, 4, 8)).astype(np.float32)
+    zv /= np.linalg.norm(zv, axis=-1, keepdims=True)
+    za /= np.linalg.norm(za, axis=-1, keepdims=True)
+    per_t = [float(siglip_loss(jnp.asarray(zv[:, t]), jnp.asarray(za[:, t]), 1.0, -2.0)) for t in range(4)]
+    got = float(dense_siglip_loss(jnp.asarray(zv), jnp.asarray(za), 1.0, -2.0))
+    assert math.isclose(got, np.mean(per_t), rel_tol=1e-5)
+
+
+def test_dense_siglip_cannot_be_solved_by_position():
+    """Features that only encode the time index (identical across snippets) score no better than
+    chance content; features that match per snippet score far better."""
+    from salsav_core.encoders.losses import dense_siglip_loss
+    rng = np.random.default_rng(2)
+    pos = rng.standard_normal((1, 6, 16)).astype(np.float32).repeat(4, axis=0)      # (B, T, D)
+    pos /= np.linalg.norm(pos, axis=-1, keepdims=True)
+    content = rng.standard_normal((4, 6, 16)).astype(np.float32)
+    content /= np.linalg.norm(content, axis=-1, keepdims=True)
+    by_pos = float(dense_siglip_loss(jnp.asarray(pos), jnp.asarray(pos), math.log(10.0), -5.0))
+    by_content = float(dense_siglip_loss(jnp.asarray(content), jnp.asarray(content), math.log(10.0), -5.0))
+    assert by_content < 0.5 * by_pos

@@ -43,3 +43,20 @@ def test_sync_tiny_trains_round_trips_and_resumes(tmp_path, clip3):
     for k in ("same_clip_top1", "all_clips_top1", "vs_1s_offsets_top1", "offset_0.2s_rate", "offset_1.0s_rate"):
         assert 0.0 <= r[k] <= 1.0, (k, r)
     assert r["same_clip_chance"] == 1 / 3 and r["all_clips_chance"] == 1 / 6   # 48 frames: 3 snippets
+
+
+def test_sync_dense_loss_fine_tunes_from_init(tmp_path, clip3):
+    """`dense_weight` adds the per-frame term (tiny: 16 frames pooled onto 8 audio tokens); `init`
+    starts from a trained model's weights."""
+    import dataclasses
+
+    from salsav_core.encoders.presets import sync_preset
+    base, _ = train_sync("tiny", 3, None, progress=False)
+    cfg = dataclasses.replace(sync_preset("tiny"), dense_weight=1.0)
+    start, _ = train_sync(cfg, 0, None, progress=False, init=base)
+    np.testing.assert_array_equal(start.video_features(clip3.frames[:16]), base.video_features(clip3.frames[:16]))
+    model, m = train_sync(cfg, 25, str(tmp_path / "dense"), progress=False, log_every=5, init=base)
+    assert m["steps"] == 25 and _falls(m["losses"]), m["losses"]
+    plain, mp = train_sync("tiny", 1, None, progress=False, init=base)
+    assert m["first_loss"] > mp["first_loss"]          # the dense term adds to the snippet loss
+    assert load_sync(str(tmp_path / "dense")).cfg.dense_weight == 1.0

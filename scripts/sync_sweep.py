@@ -1,0 +1,109 @@
+"""Train several sync-model variants one after another and keep the one whose features best
+locate audible onsets (`encoders.evaluation.sync_event_probe` on held-out seeds).
+
+Made for one short GPU lease. Variants run in turn in this one process, on one shared set of
+clips, each for the same wall time. (Run side by side as processes on one GPU, without MPS,
+they were time-sliced to 0.6 steps/s each, against 35 steps/s alone: see the model card.)
+An optional reference model (e.g. the bundled one) is probed on the same held-out clips.
+
+    python scripts/sync_sweep.py --out /tmp/sweep --seconds 60 \
+        --reference checkpoints/salsav-synthfoley --variants dense,wide-dense
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# SyncConfig overrides of the `cpu` preset. Bigger batches: more clips, more snippets of each
+# (the same-clip snippets are the hard negatives); `hires` sees the frames at their native
+# 64 px; `dense` adds the per-frame SigLIP term.
+VARIANTS = {
+    "base": {},
+    "wide": {"clips_per_batch": 8, "snippets_per_clip": 16},
+    "hires": {"image_size": 64, "clips_per_batch": 8, "snippets_per_clip": 16},
+    "hires-deep": {"image_size": 64, "spatial_depth": 2, "temporal_depth": 3,
+                   "clips_per_batch": 8, "snippets_per_clip": 16},
+    "dense": {"dense_weight": 1.0},
+    "wide-dense": {"dense_weight": 1.0, "clips_per_batch": 8, "snippets_per_clip": 16},
+}
+PROBE_SEED0 = 2_000_000          # probe clips: disjoint from training (< 1e6) and test (>= 1e9) seeds
+
+
+def load_any_sync(path: str):
+    """A sync model from a sync folder or from a whole pipeline checkpoint."""
+    from salsav_core.encoders.pretrained import load_sync
+    cfg = Path(path) / "config.json"
+    if cfg.is_file() and "generator" in json.loads(cfg.read_text()):
+        from salsav_core.pipeline import Pipeline
+        return Pipeline.from_pretrained(path).sync
+    return load_sync(path)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/sync_sweep")
+    p.add_argument("--variants", default="base,dense")
+    p.add_argument("--seconds", type=float, default=60.0, help="training wall time per variant")
+    p.add_argument("--steps", type=int, default=3000, help="step cap (the lr schedule's length)")
+    p.add_argument("--clips", type=int, default=1024, help="training clips (shared)")
+    p.add_argument("--workers", type=int, default=0, help="clip-making processes (0: all cores)")
+    p.add_argument("--probe-clips", type=int, default=160)
+    p.add_argument("--reference", default=None, help="pipeline or sync folder to probe alongside")
+    p.add_argument("--init", default=None, help="fine-tune every variant from this sync model "
+                                                "(pipeline or sync folder; same shape required)")
+    a = p.parse_args(argv)
+    names = a.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+
+    import numpy as np
+    from salsav_core.encoders.evaluation import sync_event_probe
+    from salsav_core.encoders.presets import sync_preset
+    from salsav_core.encoders.train import train_sync
+    from salsav_core.train_generator import make_clips
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    log = lambda *m: print(f"[{time.perf_counter() - t0:7.1f}s]", *m, flush=True)  # noqa: E731
+    probe = lambda model: sync_event_probe(model, range(PROBE_SEED0, PROBE_SEED0 + a.probe_clips))  # noqa: E731
+    results = {}
+    if a.reference:
+        results["reference"] = {"path": a.reference, "probe": probe(load_any_sync(a.reference))}
+        log("reference", results["reference"]["probe"])
+    init = load_any_sync(a.init) if a.init else None
+    seeds = np.random.default_rng(3).choice(1_000_000, a.clips, replace=False)
+    clips = make_clips(seeds, 5.0, 64, a.workers)
+    log(f"{len(clips)} clips")
+
+    def pooled(seed, duration=None, size=None):
+        frames, audio, caption = clips[seed % len(clips)]
+        return SimpleNamespace(frames=frames, audio=audio, caption=caption)
+
+    for name in names:
+        base = init.cfg if init is not None else sync_preset("cpu")
+        cfg = dataclasses.replace(base, pool_clips=min(1024, len(clips)), ckpt_every=10**9, **VARIANTS[name])
+        model, m = train_sync(cfg, a.steps, str(out / name), resume=False, make_clip=pooled,
+                              progress=False, log_every=200, max_seconds=a.seconds, init=init)
+        results[name] = {"overrides": VARIANTS[name], "train": {k: v for k, v in m.items() if k != "losses"},
+                         "probe": probe(model)}
+        log(name, results[name]["train"]["steps"], "steps", results[name]["probe"])
+    ap = {k: r["probe"]["ap"] for k, r in results.items()}
+    best = max(ap, key=ap.get)
+    (out / "sweep.json").write_text(json.dumps({"best": best, "ap": ap, "seconds": time.perf_counter() - t0,
+                                                "init": a.init, "results": results}, indent=1))
+    if best != "reference":
+        shutil.copytree(out / best, out / "best", dirs_exist_ok=True)
+    log("sweep", json.dumps({"best": best, "ap": ap}))
+
+
+if __name__ == "__main__":
+    main()
