@@ -284,11 +284,12 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--clips", type=int, default=None)
     p.add_argument("--objective", choices=sorted(TRAIN_PRESETS), default=None)
+    p.add_argument("--seed", type=int, default=None, help="run seed (also picks the training clips)")
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--no-resume", action="store_true")
     a = p.parse_args(argv)
     run = RUN_PRESETS[a.preset]
-    over = {k: v for k, v in dict(steps=a.steps, batch=a.batch, n_clips=a.clips,
+    over = {k: v for k, v in dict(steps=a.steps, batch=a.batch, n_clips=a.clips, seed=a.seed,
                                   objective=a.objective).items() if v is not None}
     run = dataclasses.replace(run, **over)
     from .encoders.pretrained import load_semantic, load_sync

@@ -9,6 +9,7 @@ from .audio_frontend import snippet_mels, to_16k
 
 SYNC_FPS = 24
 OFFSETS = (0.2, 0.4, 1.0)
+PROBE_SEED0 = 2_000_000   # event-probe clips: disjoint from training (< 1e6) and test (>= 1e9) seeds
 
 
 def _make_clip(make_clip):
