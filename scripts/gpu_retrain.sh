@@ -18,7 +18,7 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
   $PY scripts/sync_sweep.py --out "$W/sweep" --variants "${VARIANTS:-dense,wide-dense}" \
     --seconds "${SWEEP_S:-60}" --steps "${SWEEP_STEPS:-2000}" --clips "${SWEEP_CLIPS:-1024}" \
     --probe-clips "${PROBE_CLIPS:-160}" --reference checkpoints/salsav-synthfoley \
-    ${SWEEP_INIT:+--init $SWEEP_INIT}
+    ${SWEEP_INIT:+--init $SWEEP_INIT} ${SWEEP_LR:+--lr $SWEEP_LR}
   files=(sweep.json); SYNC=()
   if [ -f "$W/sweep/best/model.safetensors" ]; then
     files+=(best/config.json best/model.safetensors best/result.json); SYNC=(--sync "$W/sweep/best")
