@@ -83,6 +83,17 @@ def make_clips(seeds, duration: float, size: int, workers: int = 0):
         return list(ex.map(_clip_arrays, jobs, chunksize=8))
 
 
+def prebuilt_clip_source(clips):
+    """A `make_clip(seed, duration, size)` stand-in for the encoders' ClipPool that serves the
+    prebuilt `make_clips` tuples (seed modulo their number), so encoders train on shared clips."""
+    from types import SimpleNamespace
+
+    def make_clip(seed, duration=None, size=None):
+        frames, audio, caption = clips[seed % len(clips)]
+        return SimpleNamespace(frames=frames, audio=audio, caption=caption)
+    return make_clip
+
+
 def encode_clips(clips, semantic, sync, codec: MelCodec) -> dict[str, np.ndarray]:
     """Clips → the generator's training arrays (features computed once)."""
     x1, sem, syn, texts = [], [], [], []
@@ -297,7 +308,7 @@ def main(argv=None):
     if a.init is not None:
         from .pipeline import Pipeline
         init = Pipeline.from_pretrained(a.init)
-        run = dataclasses.replace(run, model=_preset_name(init.cfg))
+        run = dataclasses.replace(run, model=preset_name(init.cfg))
     elif a.semantic is None or a.sync is None:
         p.error("--semantic and --sync are required without --init")
     sem = load_semantic(a.semantic) if a.semantic else init.semantic
@@ -306,7 +317,7 @@ def main(argv=None):
                     max_seconds=None if a.max_minutes is None else 60 * a.max_minutes, init=init)
 
 
-def _preset_name(cfg) -> str:
+def preset_name(cfg) -> str:
     """The ModelConfig preset whose shape `cfg` has (encoder widths aside)."""
     from .config import MODEL_PRESETS
     for name, pre in MODEL_PRESETS.items():

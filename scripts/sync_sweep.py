@@ -23,7 +23,6 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -76,7 +75,7 @@ def main(argv=None):
     from salsav_core.encoders.evaluation import PROBE_SEED0, sync_event_probe
     from salsav_core.encoders.presets import sync_preset
     from salsav_core.encoders.train import train_sync
-    from salsav_core.train_generator import make_clips
+    from salsav_core.train_generator import make_clips, prebuilt_clip_source
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -91,16 +90,13 @@ def main(argv=None):
     clips = make_clips(seeds, 5.0, 64, a.workers)
     log(f"{len(clips)} clips")
 
-    def pooled(seed, duration=None, size=None):
-        frames, audio, caption = clips[seed % len(clips)]
-        return SimpleNamespace(frames=frames, audio=audio, caption=caption)
-
     for name in names:
         base = init.cfg if init is not None else sync_preset("cpu")
         train = {k: v for k, v in dict(lr=a.lr, warmup=a.warmup).items() if v is not None}
         cfg = dataclasses.replace(base, pool_clips=min(1024, len(clips)), ckpt_every=10**9,
                                   **{**VARIANTS[name], **train})
-        model, m = train_sync(cfg, a.steps, str(out / name), resume=False, make_clip=pooled,
+        model, m = train_sync(cfg, a.steps, str(out / name), resume=False,
+                              make_clip=prebuilt_clip_source(clips),
                               progress=False, log_every=200, max_seconds=a.seconds, init=init)
         results[name] = {"overrides": VARIANTS[name], "train": {k: v for k, v in m.items() if k != "losses"},
                          "probe": probe(model)}

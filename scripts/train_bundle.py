@@ -15,7 +15,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,7 +50,7 @@ def main(argv=None):
     from salsav_core.config import model_preset
     from salsav_core.encoders import train as enc_train
     from salsav_core.encoders.presets import semantic_preset, sync_preset
-    from salsav_core.train_generator import RUN_PRESETS, make_clips, train_generator
+    from salsav_core.train_generator import RUN_PRESETS, make_clips, prebuilt_clip_source, train_generator
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,9 +63,9 @@ def main(argv=None):
     init = None
     if a.init:
         from salsav_core.pipeline import Pipeline
-        from salsav_core.train_generator import _preset_name
+        from salsav_core.train_generator import preset_name
         init = Pipeline.from_pretrained(a.init)
-        a.model = _preset_name(init.cfg)
+        a.model = preset_name(init.cfg)
     over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps).items() if v is not None}
     run = dataclasses.replace(run, n_clips=a.clips, **over)
     duration = model_preset(run.model).window_seconds
@@ -78,9 +77,7 @@ def main(argv=None):
     report["clips_seconds"] = time.perf_counter() - t0
     log(f"{len(clips)} clips of {duration} s in {report['clips_seconds']:.1f} s")
 
-    def pooled_clip(seed, duration=None, size=None):   # ClipPool → a prebuilt clip
-        frames, audio, caption = clips[seed % len(clips)]
-        return SimpleNamespace(frames=frames, audio=audio, caption=caption)
+    pooled_clip = prebuilt_clip_source(clips)
 
     # 2. encoders: load the given folders, or train each for its time budget on the shared clips
     from salsav_core.encoders.pretrained import load_semantic, load_sync

@@ -165,5 +165,5 @@ def sync_event_probe(model, seeds, duration: float = 5.0, make_clip=None, size: 
     for seed in seeds:
         clip = make_clip(int(seed), duration=duration, size=size)
         feats.append(model.video_features(clip.frames))
-        onsets.append(merge_events([e.time for e in clip.events], 0.05))
+        onsets.append(merge_events([e.time for e in clip.events]))
     return event_probe(feats, onsets, **kw)

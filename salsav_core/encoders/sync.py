@@ -85,11 +85,17 @@ class SyncModel(nnx.Module):
     def snippet_features(self, frames_u8):  # (B, 16, H, W, 3) uint8 -> (B, 16, d)
         return self.video(frames_to_float(frames_u8, self.cfg.image_size))
 
+    def video_unit(self, feats):  # (..., d) video features -> (..., d) unit embeddings
+        return l2norm(self.video_head(feats))
+
+    def audio_unit(self, feats):  # (..., d) audio features -> (..., d) unit embeddings
+        return l2norm(self.audio_head(feats))
+
     def embed_video(self, frames_u8):  # (B, 16, H, W, 3) uint8 -> (B, d) unit (time mean)
-        return l2norm(self.video_head(self.snippet_features(frames_u8).mean(axis=1)))
+        return self.video_unit(self.snippet_features(frames_u8).mean(axis=1))
 
     def embed_mel(self, mel):  # (B, mel_frames, n_mels) -> (B, d) unit (time mean)
-        return l2norm(self.audio_head(self.audio(mel).mean(axis=1)))
+        return self.audio_unit(self.audio(mel).mean(axis=1))
 
     # user-facing API (numpy in, numpy out)
     def video_features(self, frames24, chunk: int = 16) -> np.ndarray:

@@ -24,7 +24,6 @@ from .losses import dense_siglip_loss, siglip_loss, siglip_logits
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .semantic import SemanticEncoder, frames_to_float
 from .state_io import load_params, load_train_state, read_meta, save_folder
-from .blocks import l2norm
 from .sync import SyncModel
 from .text import tokenize
 
@@ -99,8 +98,8 @@ def semantic_loss(model: SemanticEncoder, batch):
 def sync_loss(model: SyncModel, batch):
     vf = model.snippet_features(batch["frames"])          # (B, 16, D) per frame
     af = model.audio(batch["mel"])                        # (B, t_a, D) per 40 ms token
-    zv = l2norm(model.video_head(vf.mean(axis=1)))        # (B, D) = model.embed_video
-    za = l2norm(model.audio_head(af.mean(axis=1)))        # (B, D) = model.embed_mel
+    zv = model.video_unit(vf.mean(axis=1))                # (B, D), as model.embed_video
+    za = model.audio_unit(af.mean(axis=1))                # (B, D), as model.embed_mel
     loss = siglip_loss(zv, za, model.log_t[...], model.bias[...])
     if model.cfg.dense_weight:
         b, f, d = vf.shape
@@ -109,7 +108,7 @@ def sync_loss(model: SyncModel, batch):
             if f % t:
                 raise ValueError(f"dense loss: {f} frames do not pool onto {t} audio tokens")
             vf = vf.reshape(b, t, f // t, d).mean(axis=2)
-        fv, fa = l2norm(model.video_head(vf)), l2norm(model.audio_head(af))   # (B, t, D) each
+        fv, fa = model.video_unit(vf), model.audio_unit(af)                   # (B, t, D) each
         loss = loss + model.cfg.dense_weight * dense_siglip_loss(fv, fa, model.log_t[...], model.bias[...])
     acc = jnp.mean(jnp.argmax(siglip_logits(zv, za, 0.0, 0.0), axis=1) == jnp.arange(zv.shape[0]))
     return loss, acc
