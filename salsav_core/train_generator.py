@@ -184,14 +184,22 @@ def load_train_state(folder: Path, state):
 def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.PathLike,
                     export_dir: str | os.PathLike | None = None, resume: bool = True,
                     max_seconds: float | None = None, log=print, progress: bool = True, clips=None,
-                    init=None):
+                    init=None, deadline: float | None = None, fit_rate: float | None = None):
     """Train the generator; returns (pipeline, history). Resumes from out_dir if possible.
     `init`: a trained Pipeline to fine-tune (its generator starts params and EMA, its codec
-    is kept so that the latents keep their meaning)."""
+    is kept so that the latents keep their meaning). `deadline` (a `time.perf_counter()`
+    value) caps the training time left once the feature cache is built; with `fit_rate`
+    (steps/s) the run's length, and so its lr schedule, is cut to what fits in that time."""
     from .pipeline import Pipeline
     out_dir = Path(out_dir)
     data, codec = build_cache(run, semantic, sync, out_dir, log, clips,
                               codec=None if init is None else init.codec)
+    if deadline is not None:
+        left = max(deadline - time.perf_counter(), 1.0)
+        max_seconds = left if max_seconds is None else min(max_seconds, left)
+    if fit_rate and max_seconds is not None and run.steps > fit_rate * max_seconds:
+        run = dataclasses.replace(run, steps=max(int(fit_rate * max_seconds), 1))
+        log(f"{max_seconds:.0f} s left: {run.steps} steps at {fit_rate:g} steps/s")
     base = model_preset(run.model)
     cfg = dataclasses.replace(base, sem_dim=data["sem"].shape[-1], text_dim=data["text"].shape[-1],
                               sync_dim=data["sync"].shape[-1])

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# One GPU lease: sweep sync-model variants, keep the one whose features best locate onsets,
-# then fine-tune the bundled generator on that sync model's features. Writes into $OUT
-# (at most 8 files): log.txt, sweep.tar (sweep.json + the winning sync model), the new
-# pipeline (config.json + 4 safetensors shards) and bundle.tar (report.json + history.json).
-# Sizes come from the environment so that the same script smoke-tests on the CPU:
-#   OUT=/tmp/o SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 GEN_BATCH=4 GEN_S=10 \
-#     bash scripts/gpu_retrain.sh
+# One GPU lease: fine-tune the bundled generator on a (new) sync model's features.
+# The sync model is SYNC_DIR if given (e.g. one fine-tuned on the CPU, carried along), else the
+# best of a sweep of sync-model variants by the event probe (scripts/sync_sweep.py; set
+# SWEEP_INIT to fine-tune them from a trained model). Writes into $OUT (at most 8 files):
+# log.txt, sweep.tar (sweep only), the new pipeline (config.json + 4 safetensors shards) and
+# bundle.tar (report.json + history.json).
+# BUDGET_S (default 560) bounds the whole run: the generator trains for what is left after the
+# sweep, its clips and its feature cache, and its cosine schedule is cut to fit at GEN_RATE
+# steps/s. Sizes come from the environment, so the same script smoke-tests on the CPU:
+#   OUT=/tmp/o PY=.venv/bin/python SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 \
+#     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash scripts/gpu_retrain.sh
 # Timings on an H100 (2026-11-26): 3,000 clips 19 s, feature cache 79 s, generator 43 steps/s
-# at batch 64, base sync model 35 steps/s; a whole run with the defaults is about 8 minutes.
+# at batch 64, base sync model 35 steps/s.
 set -uo pipefail
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 PY=${PY:-python3}
@@ -15,18 +19,26 @@ W=${WORK:-/tmp/gpu_retrain}
 rm -rf "$W"; mkdir -p "$W" "$OUT"
 {
   date; nvidia-smi -L 2>/dev/null
-  $PY scripts/sync_sweep.py --out "$W/sweep" --variants "${VARIANTS:-dense,wide-dense}" \
-    --seconds "${SWEEP_S:-60}" --steps "${SWEEP_STEPS:-2000}" --clips "${SWEEP_CLIPS:-1024}" \
-    --probe-clips "${PROBE_CLIPS:-160}" --reference checkpoints/salsav-synthfoley \
-    ${SWEEP_INIT:+--init $SWEEP_INIT} ${SWEEP_LR:+--lr $SWEEP_LR}
-  files=(sweep.json); SYNC=()
-  if [ -f "$W/sweep/best/model.safetensors" ]; then
-    files+=(best/config.json best/model.safetensors best/result.json); SYNC=(--sync "$W/sweep/best")
+  SYNC=()
+  if [ -n "${SYNC_DIR:-}" ]; then
+    SYNC=(--sync "$SYNC_DIR")
+  else
+    $PY scripts/sync_sweep.py --out "$W/sweep" --variants "${VARIANTS:-dense,wide-dense}" \
+      --seconds "${SWEEP_S:-75}" --steps "${SWEEP_STEPS:-2000}" --clips "${SWEEP_CLIPS:-1024}" \
+      --probe-clips "${PROBE_CLIPS:-160}" --reference checkpoints/salsav-synthfoley \
+      ${SWEEP_INIT:+--init $SWEEP_INIT} ${SWEEP_LR:+--lr $SWEEP_LR}
+    files=(sweep.json)
+    if [ -f "$W/sweep/best/model.safetensors" ]; then
+      files+=(best/config.json best/model.safetensors best/result.json); SYNC=(--sync "$W/sweep/best")
+    fi
+    tar -C "$W/sweep" -cf "$OUT/sweep.tar" "${files[@]}"
   fi
-  tar -C "$W/sweep" -cf "$OUT/sweep.tar" "${files[@]}"
+  left=$(( ${BUDGET_S:-560} - SECONDS - 10 ))       # 10 s: python and jax start-up
+  echo "generator stage: ${left} s left of ${BUDGET_S:-560} s"
   $PY scripts/train_bundle.py --out "$W/bundle" --init checkpoints/salsav-synthfoley "${SYNC[@]}" \
     --gen-preset gpu-finetune --clips "${GEN_CLIPS:-3000}" ${GEN_BATCH:+--batch $GEN_BATCH} \
-    --gen-seconds "${GEN_S:-170}" --gen-steps "${GEN_STEPS:-6000}"
+    --gen-steps "${GEN_STEPS:-20000}" --gen-seconds 100000 --deadline "$left" \
+    --gen-rate "${GEN_RATE:-38}"
   cp "$W"/bundle/pipeline/config.json "$W"/bundle/pipeline/model-*.safetensors "$OUT"/
   tar -C "$W/bundle" -cf "$OUT/bundle.tar" report.json pipeline/history.json
   date

@@ -80,7 +80,15 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log = lambda *m: print(f"[{time.perf_counter() - t0:7.1f}s]", *m, flush=True)  # noqa: E731
-    probe = lambda model: sync_event_probe(model, range(PROBE_SEED0, PROBE_SEED0 + a.probe_clips))  # noqa: E731
+    from salsav_core.data.synthfoley import make_clip
+    probe_clips: dict = {}                 # made once, probed for every model
+
+    def probe_clip(seed, duration, size):
+        if seed not in probe_clips:
+            probe_clips[seed] = make_clip(seed, duration, size)
+        return probe_clips[seed]
+    probe = lambda model: sync_event_probe(model, range(PROBE_SEED0, PROBE_SEED0 + a.probe_clips),  # noqa: E731
+                                           make_clip=probe_clip)
     results = {}
     if a.reference:
         results["reference"] = {"path": a.reference, "probe": probe(load_any_sync(a.reference))}

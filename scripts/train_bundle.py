@@ -34,6 +34,11 @@ def main(argv=None):
     p.add_argument("--sem-seconds", type=float, default=75)
     p.add_argument("--sync-seconds", type=float, default=120)
     p.add_argument("--gen-seconds", type=float, default=270)
+    p.add_argument("--deadline", type=float, default=None,
+                   help="seconds from start by which the generator must be exported: its training "
+                        "time is what the clips, encoders and feature cache leave (less 20 s)")
+    p.add_argument("--gen-rate", type=float, default=None,
+                   help="with --deadline: expected steps/s; the run (and its lr schedule) is cut to fit")
     p.add_argument("--semantic", default=None, help="use this trained semantic encoder folder")
     p.add_argument("--sync", default=None, help="use this trained sync model folder")
     p.add_argument("--init", default=None,
@@ -104,9 +109,10 @@ def main(argv=None):
     # 3. generator on cached features
     pipe, hist = train_generator(run, sem, syn, out / "generator", out / "pipeline", resume=True,
                                  max_seconds=a.gen_seconds, log=log, progress=False, clips=clips,
-                                 init=init)
+                                 init=init, fit_rate=a.gen_rate,
+                                 deadline=None if a.deadline is None else t_all + a.deadline - 20)
     report["generator"] = {"steps": pipe.meta.get("trained_steps"), "seconds": pipe.meta.get("train_seconds"),
-                           "last": hist[-1] if hist else None, "run": dataclasses.asdict(run)}
+                           "last": hist[-1] if hist else None, "run": pipe.meta.get("run", dataclasses.asdict(run))}
     report["total_seconds"] = time.perf_counter() - t_all
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
     log("done", json.dumps(report["generator"], default=str))

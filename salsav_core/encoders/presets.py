@@ -54,6 +54,8 @@ class SyncConfig(DictConfig):
     mel_frames: int = 64         # 0.667 s at 10 ms hop gives 67; the first 64 are used
     freq_patch: int = 32
     time_patch: int = 4          # 40 ms per audio token
+    feature_hop: int = 16        # v_syn: snippet start every `hop` frames (16: disjoint; 8: each
+                                 # frame taken from the snippet where it sits most central)
     # training
     dense_weight: float = 0.0    # per-frame SigLIP term (frame i ↔ audio token i across snippets)
     clips_per_batch: int = 3

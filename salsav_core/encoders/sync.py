@@ -69,6 +69,21 @@ class AudioEncoder(nnx.Module):
         return x.reshape(b, gf, gt, -1).mean(axis=1)                        # (B, gt, d)
 
 
+def snippet_plan(t: int, f: int, hop: int) -> tuple[list[int], np.ndarray]:
+    """Snippet starts for t >= f frames, and for each frame the (snippet, index) it is read from:
+    the snippet where it sits farthest from an edge (ties: the earlier snippet)."""
+    if not 1 <= hop <= f:
+        raise ValueError(f"feature_hop must be in [1, {f}], got {hop}")
+    starts = list(range(0, t - f + 1, hop))
+    if starts[-1] + f < t:
+        starts.append(t - f)
+    s = np.asarray(starts)                                                      # (N,)
+    i = np.arange(t)[:, None] - s[None, :]                                      # (t, N)
+    margin = np.where((i >= 0) & (i < f), np.minimum(i, f - 1 - i), -1)
+    k = margin.argmax(axis=1)                                                   # (t,)
+    return starts, np.stack([k, np.arange(t) - s[k]], axis=1)
+
+
 class SyncModel(nnx.Module):
     """`video_features(frames24) -> (T, d)` (v_syn); `audio_embed(wave16k_snippets) -> (B, d)`."""
 
@@ -101,16 +116,21 @@ class SyncModel(nnx.Module):
     def video_features(self, frames24, chunk: int = 16) -> np.ndarray:
         """(T, H, W, 3) uint8 at 24 FPS, any T >= 1 -> (T, d) per-frame features (v_syn).
 
-        The clip is split into 16-frame snippets; the tail is padded by repeating the last frame
-        and the output trimmed back to T."""
+        16-frame snippets start every `cfg.feature_hop` frames. Disjoint (hop 16): the tail is
+        padded by repeating the last frame. Overlapping: the last snippet ends at the clip's end
+        (only a clip under 16 frames is padded), and each frame's feature comes from the snippet
+        in which it sits farthest from an edge, so all but the clip's first and last few frames
+        see context on both sides."""
         frames = check_frames(frames24)
-        t, f = len(frames), self.cfg.snippet_frames
-        n = -(-t // f)
-        frames = np.concatenate([frames, np.repeat(frames[-1:], n * f - t, axis=0)], axis=0)
-        snippets = frames.reshape(n, f, *frames.shape[1:])
+        t, f, hop = len(frames), self.cfg.snippet_frames, self.cfg.feature_hop
+        padded = -(-t // f) * f if hop == f else max(t, f)
+        frames = np.concatenate([frames, np.repeat(frames[-1:], padded - t, axis=0)], axis=0)
+        starts, src = snippet_plan(padded, f, hop)
+        snippets = np.stack([frames[s:s + f] for s in starts])                  # (N, 16, H, W, 3)
         outs = [np.asarray(apply_method(self, "snippet_features", jnp.asarray(snippets[i:i + chunk])))
-                for i in range(0, n, chunk)]
-        return np.concatenate(outs, axis=0).reshape(n * f, -1)[:t]
+                for i in range(0, len(starts), chunk)]
+        feats = np.concatenate(outs, axis=0)                                    # (N, 16, d)
+        return feats[src[:, 0], src[:, 1]][:t]
 
     def video_embed(self, snippets24) -> np.ndarray:
         """(B, 16, H, W, 3) uint8 snippets -> (B, d) unit vectors."""

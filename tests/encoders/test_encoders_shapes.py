@@ -76,3 +76,32 @@ def test_log_mel_frames_and_snippets(clip3):
     np.testing.assert_allclose(m[0], mel[:64], atol=1e-4)
     # past the end is silence: the last snippet's tail sits at the floor value
     assert m[2, -5:].max() < m[2].max()
+
+
+def test_snippet_plan_reads_each_frame_where_it_is_most_central():
+    from salsav_core.encoders.sync import snippet_plan
+    starts, src = snippet_plan(48, 16, 16)            # disjoint (video_features pads to 48)
+    assert starts == [0, 16, 32]
+    assert [tuple(x) for x in src[[0, 15, 16, 31, 32, 47]]] == [(0, 0), (0, 15), (1, 0), (1, 15), (2, 0), (2, 15)]
+    starts, src = snippet_plan(40, 16, 8)
+    assert starts == [0, 8, 16, 24]
+    # frame 12 is index 12 of snippet 0 (margin 3) and index 4 of snippet 1 (margin 4)
+    assert tuple(src[12]) == (1, 4) and tuple(src[3]) == (0, 3) and tuple(src[39]) == (3, 15)
+    assert all(starts[k] + i == n for n, (k, i) in enumerate(src))
+    with pytest.raises(ValueError):
+        snippet_plan(40, 16, 0)
+
+
+def test_sync_overlapping_snippets(clip3):
+    """feature_hop 8: frames come from the snippet where they are most central; lengths as before."""
+    import dataclasses
+    model = SyncModel(sync_preset("tiny"), nnx.Rngs(0))
+    over = SyncModel(dataclasses.replace(sync_preset("tiny"), feature_hop=8), nnx.Rngs(0))
+    frames = clip3.frames[:40]
+    v = over.video_features(frames)
+    assert v.shape == (40, model.cfg.dim)
+    np.testing.assert_allclose(v[:12], model.video_features(frames[:16])[:12], atol=1e-5)
+    np.testing.assert_allclose(v[12:20], model.video_features(frames[8:24])[4:12], atol=1e-5)
+    assert not np.allclose(v[12:16], model.video_features(frames)[12:16], atol=1e-4)
+    for t in (1, 16, 17):
+        assert over.video_features(clip3.frames[:t]).shape == (t, model.cfg.dim)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import numpy as np
 import pytest
@@ -38,11 +39,14 @@ def test_generator_training_resumes_and_exports(tmp_path):
     w_trained = np.asarray(pipe.generator.null_text[...])
     np.testing.assert_allclose(np.asarray(loaded.generator.null_text[...]), w_trained, atol=1e-3)
 
-    # fine-tune from the exported pipeline: its codec is kept and training starts from its weights
-    ft = dataclasses.replace(run, steps=2, seed=1, schedule="cosine", mask_max=40, lr=1e-5)
+    # fine-tune from the exported pipeline: its codec is kept and training starts from its weights;
+    # a deadline ~1000 s away at 0.0025 steps/s cuts the 50-step run (and its schedule) to 2 steps
+    ft = dataclasses.replace(run, steps=50, seed=1, schedule="cosine", mask_max=40, lr=1e-5)
     tuned, hist3 = train_generator(ft, loaded.semantic, loaded.sync, tmp_path / "ft",
-                                   progress=False, log=lambda *a: None, init=loaded)
+                                   progress=False, log=lambda *a: None, init=loaded,
+                                   deadline=time.perf_counter() + 1000, fit_rate=0.0025)
     assert [h["step"] for h in hist3] == [1, 2] and all(np.isfinite(h["loss"]) for h in hist3)
+    assert tuned.meta["run"]["steps"] == 2
     assert tuned.codec.to_dict() == loaded.codec.to_dict()
     assert tuned.meta["trained_steps"] == 5 + 2 and tuned.meta["init"]["trained_steps"] == 5
     def params(p):
