@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # SyncConfig overrides of the `cpu` preset. Bigger batches: more clips, more snippets of each
 # (the same-clip snippets are the hard negatives); `hires` sees the frames at their native
 # 64 px; `dense` adds the per-frame SigLIP term; `hop8` reads v_syn from overlapping snippets
-# (inference only: training sees single snippets either way).
+# (inference only: training sees single snippets either way); `shift` adds the within-snippet
+# term against randomly shifted audio.
 VARIANTS = {
     "base": {},
     "wide": {"clips_per_batch": 8, "snippets_per_clip": 16},
@@ -41,6 +42,7 @@ VARIANTS = {
                    "clips_per_batch": 8, "snippets_per_clip": 16},
     "dense": {"dense_weight": 1.0},
     "dense-hop8": {"dense_weight": 1.0, "feature_hop": 8},
+    "shift-dense-hop8": {"dense_weight": 1.0, "shift_weight": 1.0, "feature_hop": 8},
     "wide-dense": {"dense_weight": 1.0, "clips_per_batch": 8, "snippets_per_clip": 16},
 }
 

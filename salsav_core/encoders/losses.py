@@ -36,3 +36,13 @@ def dense_siglip_loss(zv, za, log_t, bias):
     logits = jnp.einsum("itd,jtd->tij", zv, za) * jnp.exp(log_t) + bias      # (T, B, B)
     signs = 2.0 * jnp.eye(zv.shape[0]) - 1.0
     return -jnp.sum(jax.nn.log_sigmoid(signs * logits)) / (zv.shape[0] * zv.shape[1])
+
+
+def shift_siglip_loss(zv, za, labels, weights, log_t, bias):
+    """Within-snippet SigLIP against shifted audio: (B, T, D) frames vs (B, T, D) tokens of an
+    audio window moved by a random offset per snippet. labels (B, T, T) mark the token that
+    overlaps each frame; weights (B, T, T) zero the ambiguous neighbours. Position embeddings
+    cannot solve it (the offset is random), so it trains when, not only what."""
+    logits = jnp.einsum("bid,bjd->bij", zv, za) * jnp.exp(log_t) + bias        # (B, T, T)
+    signs = 2.0 * labels - 1.0
+    return -jnp.sum(weights * jax.nn.log_sigmoid(signs * logits)) / (zv.shape[0] * zv.shape[1])

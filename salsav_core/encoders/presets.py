@@ -58,6 +58,8 @@ class SyncConfig(DictConfig):
                                  # frame taken from the snippet where it sits most central)
     # training
     dense_weight: float = 0.0    # per-frame SigLIP term (frame i ↔ audio token i across snippets)
+    shift_weight: float = 0.0    # per-frame term within a snippet against audio shifted by a
+    shift_tokens: int = 4        # random ±shift_tokens tokens: only content tells the offset
     clips_per_batch: int = 3
     snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
     lr: float = 1e-3

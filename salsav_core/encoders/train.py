@@ -20,7 +20,7 @@ from flax import nnx
 from tqdm import tqdm
 
 from .audio_frontend import snippet_mels, to_16k
-from .losses import dense_siglip_loss, siglip_loss, siglip_logits
+from .losses import dense_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .semantic import SemanticEncoder, frames_to_float
 from .state_io import load_params, load_train_state, read_meta, save_folder
@@ -76,13 +76,42 @@ def sync_item(clip):
 def sync_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
     """`clips_per_batch` clips × `snippets_per_clip` snippets at distinct starts (hard negatives)."""
     f = cfg.snippet_frames
-    frames, mels = [], []
+    frames, mels, shifted, offsets = [], [], [], []
     for i in rng.choice(len(pool.items), size=min(cfg.clips_per_batch, len(pool.items)), replace=False):
         fr, wave = pool.items[i]
         starts = rng.choice(len(fr) - f + 1, size=cfg.snippets_per_clip, replace=False)
         frames += [fr[s:s + f] for s in starts]
         mels.append(snippet_mels(wave, starts / SYNC_FPS, f / SYNC_FPS, cfg.mel_frames, cfg.n_mels))
-    return {"frames": np.stack(frames), "mel": np.concatenate(mels)}
+        if cfg.shift_weight:
+            v0 = starts / SYNC_FPS
+            a0 = np.clip(v0 + TOKEN_S * rng.integers(-cfg.shift_tokens, cfg.shift_tokens + 1, len(starts)),
+                         0.0, max(len(wave) / 16000 - f / SYNC_FPS, 0.0))
+            shifted.append(snippet_mels(wave, a0, f / SYNC_FPS, cfg.mel_frames, cfg.n_mels))
+            offsets.append(a0 - v0)
+    out = {"frames": np.stack(frames), "mel": np.concatenate(mels)}
+    if cfg.shift_weight:
+        out["mel_shift"] = np.concatenate(shifted)
+        out["shift_labels"], out["shift_weights"] = shift_labels(np.concatenate(offsets), f,
+                                                                 cfg.mel_frames // cfg.time_patch)
+    return out
+
+
+TOKEN_S = 0.04   # one audio token: time_patch 4 × 10 ms hop
+
+
+def shift_labels(offsets_s, frames: int, tokens: int):
+    """(B,) audio-minus-video start offsets -> labels, weights (B, t, t) for `shift_siglip_loss`.
+
+    Video frames are pooled onto `tokens` groups as in the dense term. A pair is positive when
+    the token's centre lies within half a token of the frame group's centre, negative when it
+    is more than 1.5 tokens away, and ignored in between (40 ms tokens vs 41.7 ms frames)."""
+    p = frames // tokens
+    vt = (np.arange(tokens) * p + p / 2) / SYNC_FPS                             # (t,) group centres
+    at = (np.arange(tokens) + 0.5) * TOKEN_S                                    # (t,) token centres
+    gap = np.abs(np.asarray(offsets_s)[:, None, None] + at[None, None, :] - vt[None, :, None])
+    labels = (gap < TOKEN_S / 2).astype(np.float32)
+    weights = ((gap < TOKEN_S / 2) | (gap > 1.5 * TOKEN_S)).astype(np.float32)
+    return labels, weights
 
 
 # ---------------------------------------------------------------- losses (traced)
@@ -101,15 +130,21 @@ def sync_loss(model: SyncModel, batch):
     zv = model.video_unit(vf.mean(axis=1))                # (B, D), as model.embed_video
     za = model.audio_unit(af.mean(axis=1))                # (B, D), as model.embed_mel
     loss = siglip_loss(zv, za, model.log_t[...], model.bias[...])
-    if model.cfg.dense_weight:
+    if model.cfg.dense_weight or model.cfg.shift_weight:
         b, f, d = vf.shape
         t = af.shape[1]
         if f != t:                                        # e.g. 16 frames, 8 tokens: pool frames
             if f % t:
                 raise ValueError(f"dense loss: {f} frames do not pool onto {t} audio tokens")
             vf = vf.reshape(b, t, f // t, d).mean(axis=2)
-        fv, fa = model.video_unit(vf), model.audio_unit(af)                   # (B, t, D) each
+        fv = model.video_unit(vf)                                             # (B, t, D)
+    if model.cfg.dense_weight:
+        fa = model.audio_unit(af)                                             # (B, t, D)
         loss = loss + model.cfg.dense_weight * dense_siglip_loss(fv, fa, model.log_t[...], model.bias[...])
+    if model.cfg.shift_weight:
+        fs = model.audio_unit(model.audio(batch["mel_shift"]))                # (B, t, D)
+        loss = loss + model.cfg.shift_weight * shift_siglip_loss(
+            fv, fs, batch["shift_labels"], batch["shift_weights"], model.log_t[...], model.bias[...])
     acc = jnp.mean(jnp.argmax(siglip_logits(zv, za, 0.0, 0.0), axis=1) == jnp.arange(zv.shape[0]))
     return loss, acc
 

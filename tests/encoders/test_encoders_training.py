@@ -60,3 +60,26 @@ def test_sync_dense_loss_fine_tunes_from_init(tmp_path, clip3):
     plain, mp = train_sync("tiny", 1, None, progress=False, init=base)
     assert m["first_loss"] > mp["first_loss"]          # the dense term adds to the snippet loss
     assert load_sync(str(tmp_path / "dense")).cfg.dense_weight == 1.0
+
+
+def test_shift_labels_follow_the_offset():
+    """Frame t matches the token that overlaps it in an audio window moved by the offset."""
+    from salsav_core.encoders.train import TOKEN_S, shift_labels
+    lab, w = shift_labels(np.array([0.0, 2 * TOKEN_S]), 16, 16)
+    assert lab.shape == w.shape == (2, 16, 16)
+    assert [int(np.argmax(lab[0, t])) for t in range(4)] == [0, 1, 2, 3]
+    assert lab[1, :2].sum() == 0 and [int(np.argmax(lab[1, t])) for t in (2, 3, 4)] == [0, 1, 2]
+    assert (lab <= w).all() and w[0, 5, 4] == 0 and w[0, 5, 8] == 1      # neighbours ignored
+
+
+def test_sync_shift_loss_trains(tmp_path):
+    """`shift_weight` adds the within-snippet term against randomly shifted audio; it trains."""
+    import dataclasses
+
+    from salsav_core.encoders.presets import sync_preset
+    cfg = dataclasses.replace(sync_preset("tiny"), shift_weight=1.0, shift_tokens=2)
+    model, m = train_sync(cfg, 25, str(tmp_path / "shift"), progress=False, log_every=5)
+    assert m["steps"] == 25 and _falls(m["losses"]), m["losses"]
+    plain, mp = train_sync("tiny", 1, None, progress=False)
+    assert m["first_loss"] > mp["first_loss"]          # the shift term adds to the snippet loss
+    assert load_sync(str(tmp_path / "shift")).cfg.shift_weight == 1.0
