@@ -16,6 +16,11 @@ as 860 steps, then resumed to 1,500; feature_hop 8 was set in its config afterwa
     git worktree add /tmp/old e8b9f63
     python scripts/sync_sweep.py --out runs/sync_dense --init /tmp/old/checkpoints/salsav-synthfoley \
         --variants dense-hop8 --steps 1500 --seconds 1e9 --clips 600 --clip-seed 7 --lr 3e-4 --warmup 50
+
+and then (stage 5 of the model card, from that model; 2,500 steps in 813 s):
+
+    python scripts/sync_sweep.py --out runs/sync_shift --init runs/sync_dense/best \
+        --variants shift-dense-hop8 --steps 2500 --seconds 2100 --clips 600 --clip-seed 8 --lr 3e-4 --warmup 50
 """
 from __future__ import annotations
 
