@@ -19,7 +19,7 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from .audio_frontend import snippet_mels, to_16k
+from .audio_frontend import HOP, SR as SR_16K, snippet_mels, to_16k
 from .losses import dense_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .semantic import SemanticEncoder, frames_to_float
@@ -76,6 +76,7 @@ def sync_item(clip):
 def sync_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
     """`clips_per_batch` clips × `snippets_per_clip` snippets at distinct starts (hard negatives)."""
     f = cfg.snippet_frames
+    token_s = cfg.time_patch * HOP / SR_16K                 # seconds per audio token
     frames, mels, shifted, offsets = [], [], [], []
     for i in rng.choice(len(pool.items), size=min(cfg.clips_per_batch, len(pool.items)), replace=False):
         fr, wave = pool.items[i]
@@ -84,33 +85,33 @@ def sync_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
         mels.append(snippet_mels(wave, starts / SYNC_FPS, f / SYNC_FPS, cfg.mel_frames, cfg.n_mels))
         if cfg.shift_weight:
             v0 = starts / SYNC_FPS
-            a0 = np.clip(v0 + TOKEN_S * rng.integers(-cfg.shift_tokens, cfg.shift_tokens + 1, len(starts)),
-                         0.0, max(len(wave) / 16000 - f / SYNC_FPS, 0.0))
+            a0 = np.clip(v0 + token_s * rng.integers(-cfg.shift_tokens, cfg.shift_tokens + 1, len(starts)),
+                         0.0, max(len(wave) / SR_16K - f / SYNC_FPS, 0.0))
             shifted.append(snippet_mels(wave, a0, f / SYNC_FPS, cfg.mel_frames, cfg.n_mels))
             offsets.append(a0 - v0)
     out = {"frames": np.stack(frames), "mel": np.concatenate(mels)}
     if cfg.shift_weight:
         out["mel_shift"] = np.concatenate(shifted)
-        out["shift_labels"], out["shift_weights"] = shift_labels(np.concatenate(offsets), f,
-                                                                 cfg.mel_frames // cfg.time_patch)
+        out["shift_labels"], out["shift_weights"] = shift_labels(
+            np.concatenate(offsets), f, cfg.mel_frames // cfg.time_patch, token_s)
     return out
 
 
-TOKEN_S = 0.04   # one audio token: time_patch 4 × 10 ms hop
+TOKEN_S = 0.04   # one audio token of the `cpu` preset: time_patch 4 × 10 ms hop
 
 
-def shift_labels(offsets_s, frames: int, tokens: int):
+def shift_labels(offsets_s, frames: int, tokens: int, token_s: float = TOKEN_S):
     """(B,) audio-minus-video start offsets -> labels, weights (B, t, t) for `shift_siglip_loss`.
 
     Video frames are pooled onto `tokens` groups as in the dense term. A pair is positive when
     the token's centre lies within half a token of the frame group's centre, negative when it
-    is more than 1.5 tokens away, and ignored in between (40 ms tokens vs 41.7 ms frames)."""
+    is more than 1.5 tokens away, and ignored in between (e.g. 40 ms tokens vs 41.7 ms frames)."""
     p = frames // tokens
     vt = (np.arange(tokens) * p + p / 2) / SYNC_FPS                             # (t,) group centres
-    at = (np.arange(tokens) + 0.5) * TOKEN_S                                    # (t,) token centres
+    at = (np.arange(tokens) + 0.5) * token_s                                    # (t,) token centres
     gap = np.abs(np.asarray(offsets_s)[:, None, None] + at[None, None, :] - vt[None, :, None])
-    labels = (gap < TOKEN_S / 2).astype(np.float32)
-    weights = ((gap < TOKEN_S / 2) | (gap > 1.5 * TOKEN_S)).astype(np.float32)
+    labels = (gap < token_s / 2).astype(np.float32)
+    weights = ((gap < token_s / 2) | (gap > 1.5 * token_s)).astype(np.float32)
     return labels, weights
 
 
