@@ -1,6 +1,7 @@
 """`salsav`: generate synchronized audio for a video, inspect models, train, evaluate.
 
     salsav generate IN.mp4 -o OUT.mp4 [--steps 8] [--guidance 4] [--prompt TEXT] [--seed N]
+                   [--schedule fine-start|uniform]
                    [--reference REF.wav --reference-start S] [--checkpoint PATH_OR_REPO]
     salsav info [--preset paper-large] [--checkpoint PATH]
     salsav train semantic|sync|generator ...      (each has its own --help)
@@ -43,7 +44,7 @@ def _cmd_generate(a) -> int:
                             steps=a.steps, guidance=a.guidance, seed=a.seed,
                             reference_audio=a.reference, reference_start=a.reference_start,
                             start=a.start, duration=a.duration, progress=progress,
-                            out_path=a.output)
+                            out_path=a.output, **({"schedule": a.schedule} if a.schedule else {}))
     except (GenerationError, ValueError) as e:
         bar.close()
         return _fail(str(e))
@@ -118,6 +119,9 @@ def main(argv=None) -> int:
     g.add_argument("-o", "--output", required=True, help="output mp4 (input video + generated audio)")
     g.add_argument("--steps", type=int, default=8, help="sampling steps: 1, 2, 4, 8, 16, 32 or 64")
     g.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    g.add_argument("--schedule", default=None,
+                   help="sampler step sizes: fine-start (the default: finer near the noise) or "
+                        "uniform (the paper's)")
     g.add_argument("--prompt", default="", help="optional text describing the sound")
     g.add_argument("--negative-prompt", default="", help="text to steer away from")
     g.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")

@@ -58,6 +58,7 @@ class EvalConfig:
     clips: int = 24                               # 5 s clips for steps / controls / reference
     steps: tuple = (1, 2, 4, 8, 16, 32)
     guidance: float = 4.0
+    schedule: str = sampler.DEFAULT_SCHEDULE      # step sizes (sampler.step_sizes)
     seed0: int = HELDOUT_SEED0                    # held-out clip seeds start here (>= 10**9)
     duration: float = 5.0
     control_steps: int = 8
@@ -87,6 +88,8 @@ class EvalConfig:
         bad = [s for s in self.steps if s not in sampler.ALLOWED_STEPS]
         if bad or not self.steps:
             raise EvalError(f"steps must be among {sampler.ALLOWED_STEPS}; got {list(self.steps)}")
+        if self.schedule not in sampler.SCHEDULES:
+            raise EvalError(f"schedule must be one of {sampler.SCHEDULES}; got {self.schedule!r}")
         if not (math.isfinite(self.guidance) and self.guidance >= 0):
             raise EvalError(f"guidance must be finite and >= 0; got {self.guidance}")
         if "conditioning" not in self.skip:
@@ -253,7 +256,7 @@ def _run_clips(pipe, clips, conds, steps: int, cfg: EvalConfig, rng):
     recs, gens, onsets, secs = [], [], [], []
     for i, (clip, cond) in enumerate(zip(clips, conds)):
         t0 = time.perf_counter()
-        lat = pipe.sample(cond, clip.duration, steps, cfg.guidance, seed=i)
+        lat = pipe.sample(cond, clip.duration, steps, cfg.guidance, seed=i, schedule=cfg.schedule)
         secs.append(time.perf_counter() - t0)
         gens.append(decode(pipe, lat, clip.duration))
         rec, on = _score_clip(clip, gens[-1], rng, cfg)
@@ -345,7 +348,7 @@ def eval_conditioning(pipe, cfg: EvalConfig, rng, seconds: float | None = None,
         for i, (clip, cond) in enumerate(zip(clips, conds)):
             ref = pipe.codec.encode(clip.audio[:int(round(L * SR))], SR) if L > 0 else None
             lat = pipe.sample(cond, clip.duration, cfg.cond_steps, cfg.guidance, seed=i,
-                              ref_latent=ref, ref_start=0.0)
+                              ref_latent=ref, ref_start=0.0, schedule=cfg.schedule)
             wave = decode(pipe, lat, clip.duration)
             on = metrics.detect_onsets(wave, SR)
             recs.append(score_segment(clip.audio, wave, _times(clip), on, clip.silent_spans,
@@ -379,9 +382,11 @@ def eval_long(pipe, cfg: EvalConfig, rng) -> dict:
         for mode in ("iterative", "single_pass"):
             t0 = time.perf_counter()
             if mode == "iterative":
-                lat = pipe.sample(cond, clip.duration, cfg.long_steps, cfg.guidance, seed=i)
+                lat = pipe.sample(cond, clip.duration, cfg.long_steps, cfg.guidance, seed=i,
+                                  schedule=cfg.schedule)
             else:   # one window of the full length (RoPE: any length runs)
-                lat = sampler.sample(pipe._graph, cond, n_frames, cfg.long_steps, cfg.guidance, seed=i)
+                lat = sampler.sample(pipe._graph, cond, n_frames, cfg.long_steps, cfg.guidance, seed=i,
+                                     schedule=cfg.schedule)
             wall[mode].append(time.perf_counter() - t0)
             wave = decode(pipe, lat, clip.duration)
             on = metrics.detect_onsets(wave, SR)
@@ -560,6 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips", type=int, default=d.clips, help="5 s held-out clips")
     p.add_argument("--steps", type=_ints, default=d.steps, help="comma-separated step counts")
     p.add_argument("--guidance", type=float, default=d.guidance)
+    p.add_argument("--schedule", choices=sampler.SCHEDULES, default=d.schedule,
+                   help="sampler step sizes (uniform: the paper's)")
     p.add_argument("--out", default=None, help="write the JSON here")
     p.add_argument("--seed0", type=int, default=d.seed0, help="first held-out clip seed (>= 10**9)")
     p.add_argument("--duration", type=float, default=d.duration, help="seconds per clip")
@@ -579,7 +586,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(a) -> EvalConfig:
     skip = {s.strip().replace("long_form", "long") for s in a.skip.split(",") if s.strip()}
-    return EvalConfig(clips=a.clips, steps=tuple(a.steps), guidance=a.guidance, seed0=a.seed0,
+    return EvalConfig(clips=a.clips, steps=tuple(a.steps), guidance=a.guidance,
+                      schedule=a.schedule, seed0=a.seed0,
                       duration=a.duration, control_steps=a.control_steps, cond_clips=a.cond_clips,
                       cond_seconds=a.cond_seconds, cond_refs=tuple(a.cond_refs),
                       long_clips=a.long_clips, long_seconds=a.long_seconds,

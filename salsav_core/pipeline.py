@@ -27,7 +27,7 @@ from .encoders.presets import SemanticConfig, SyncConfig, semantic_preset, sync_
 from .encoders.semantic import SemanticEncoder
 from .encoders.sync import SyncModel
 from .model import SalsaV
-from .sampler import ALLOWED_STEPS, Conditions, sample_long, window_starts
+from .sampler import ALLOWED_STEPS, DEFAULT_SCHEDULE, SCHEDULES, Conditions, sample_long, window_starts
 
 DEFAULT_CHECKPOINT = str(Path(__file__).resolve().parent.parent / "checkpoints" / "salsav-synthfoley")
 FORMAT = "salsav-pipeline/1"
@@ -175,12 +175,13 @@ class Pipeline:
 
     def sample(self, cond: Conditions, duration: float, steps: int = 8, guidance: float = 4.0,
                seed: int = 0, ref_latent: np.ndarray | None = None, ref_start: float = 0.0,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+               progress: Callable[[int, int], None] | None = None,
+               schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
         """Conditions → latent (T_a, 64) for `duration` seconds (long-form when needed)."""
         n = latent_frames(duration)
         return sample_long(self._graph, cond, n, steps=steps, guidance=guidance, seed=seed,
                            ref=ref_latent, ref_start=int(round(ref_start * LATENT_RATE)),
-                           progress=progress)
+                           progress=progress, schedule=schedule)
 
     def warmup(self) -> float:
         """Compile the sampler and encoders once (one window); returns seconds taken."""
@@ -198,15 +199,19 @@ class Pipeline:
                  guidance: float = 4.0, seed: int | None = None, reference_audio=None,
                  reference_start: float = 0.0, duration: float | None = None, start: float = 0.0,
                  progress: Callable[[int, int], None] | None = None,
-                 out_path: str | os.PathLike | None = None, mux: bool = True) -> GenerationResult:
+                 out_path: str | os.PathLike | None = None, mux: bool = True,
+                 schedule: str = DEFAULT_SCHEDULE) -> GenerationResult:
         """Generate synchronized audio for a video file and mux it in.
 
         video: path of a video file. reference_audio: None, a path, or (wave, sr); it is placed at
         `reference_start` seconds of the output and kept exactly (audio conditioning, A.1).
-        start/duration select a range of the video (default: all of it).
+        start/duration select a range of the video (default: all of it). schedule: the
+        sampler's step sizes (`sampler.step_sizes`; "uniform" is the paper's).
         """
         from . import video_io   # moviepy/ffmpeg: imported lazily
         steps, guidance = validate_request(steps, guidance, self.limits)
+        if schedule not in SCHEDULES:
+            raise GenerationError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
         seed = int(seed)
@@ -256,7 +261,7 @@ class Pipeline:
         # --- sampling
         t0 = time.perf_counter()
         latent = self.sample(cond, duration, steps, guidance, seed, ref_latent,
-                             reference_start, progress)
+                             reference_start, progress, schedule)
         timings["sampling"] = time.perf_counter() - t0
 
         # --- decode

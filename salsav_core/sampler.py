@@ -1,5 +1,8 @@
 """Few-step shortcut sampler with CFG (Eq. 3), reference spans (A.1) and long-form extension.
 
+Step sizes come from `step_sizes(n, schedule)`: "uniform" (n steps of 1/n, the paper's) or
+"fine-start" (the same number of steps, finer near the noise end, coarser near the data; every
+step a power of two taken on its own grid, so each is a level the shortcut objective trained).
 The whole N-step loop is one `lax.fori_loop` with a dynamic step count inside one `jax.jit`
 over `nnx.split` state, so every step count (and, in `sample_long`, every duration) shares one
 compiled executable. The conditional and unconditional CFG branches run as one batch of 2B.
@@ -19,6 +22,9 @@ from flax import nnx
 from .config import LATENT_RATE, SEM_FPS, SYNC_FPS, latent_frames, num_frames
 
 ALLOWED_STEPS = (1, 2, 4, 8, 16, 32, 64)
+SCHEDULES = ("uniform", "fine-start")
+DEFAULT_SCHEDULE = "fine-start"
+FINEST_LEVEL = 1 / 64      # smallest shortcut step trained (objective: 7 levels); finer = flow (d = 0)
 TRACE_COUNTS: collections.Counter = collections.Counter()   # incremented at each trace (compile)
 
 
@@ -45,16 +51,39 @@ def split_model(model):
     return graphdef, state
 
 
+def step_sizes(n_steps: int, schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
+    """(n_steps,) float32 step sizes summing to 1; step i starts at t = sum of the earlier ones.
+
+    "uniform": n steps of 1/n. "fine-start" (n >= 4; n <= 2 stays uniform): the step doubles at
+    t = 1/4 and at t = 1/2, so half of the steps lie in the first quarter of the path, from the
+    noise, where the timing of events is laid down. n = 8: 1/16 ×4, 1/8 ×2, 1/4 ×2. Every step
+    is a power of two starting on a multiple of itself: a (t, d) pair the shortcut objective
+    trains (`objective.sample_shortcut_levels`).
+    """
+    n = _check_steps(n_steps)
+    if schedule not in SCHEDULES:
+        raise SamplerError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if schedule == "uniform" or n <= 2:
+        return np.full(n, 1.0 / n, np.float32)
+    return np.repeat(np.array([0.5, 1.0, 2.0], np.float32) / n, [n // 2, n // 4, n // 4])
+
+
+def _model_step(d):
+    """The step size the model is told: below the finest trained level it is the flow (d = 0)."""
+    return jnp.where(d < FINEST_LEVEL, 0.0, d)
+
+
 @partial(jax.jit, static_argnums=0)
 def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref, ref_mask,
-                 n_steps, guidance, cond_drop_sem, cond_drop_sync):
+                 dts, n_steps, guidance, cond_drop_sem, cond_drop_sync):
     """x0 (B,T,C) noise; sem (B,T_vs,Ds); sync (B,T_syn,Dy); text/uncond_text (B,Dt); use_neg (B,)
-    bool; ref (B,T,C) with ref_mask (B,T) bool; n_steps int32 scalar; guidance f32 scalar;
-    cond_drop_sem/cond_drop_sync (B,) bool: null that stream in the conditional branch too."""
+    bool; ref (B,T,C) with ref_mask (B,T) bool; dts (max(ALLOWED_STEPS),) f32 step sizes, the first
+    n_steps used; n_steps int32 scalar; guidance f32 scalar; cond_drop_sem/cond_drop_sync (B,)
+    bool: null that stream in the conditional branch too."""
     TRACE_COUNTS["sample"] += 1
     model = nnx.merge(graphdef, state)
     b = x0.shape[0]
-    d = 1.0 / n_steps.astype(jnp.float32)
+    ts = jnp.cumsum(dts) - dts                                # (S,) start time of each step
     no, yes = jnp.zeros((b,), bool), jnp.ones((b,), bool)
     # Branch 0..B-1: conditional with reference; B..2B-1: unconditional (null sem/sync, null or
     # negative text, no reference).
@@ -67,10 +96,11 @@ def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref
     keep = ref_mask[..., None]
 
     def step(i, x):
-        t = jnp.full((2 * b,), i.astype(jnp.float32) * d)
+        d = dts[i]
+        t = jnp.full((2 * b,), ts[i])
         x_hat = jnp.where(keep, ref, x)                       # Eq. A.1: reference written in
-        v = model(jnp.concatenate([x_hat, x]), t, jnp.full((2 * b,), d), mask2, sem2, sync2,
-                  text2, drop_sem, drop_sync, drop_text)
+        v = model(jnp.concatenate([x_hat, x]), t, jnp.full((2 * b,), _model_step(d)), mask2, sem2,
+                  sync2, text2, drop_sem, drop_sync, drop_text)
         v_c, v_u = v[:b], v[b:]
         return x + d * (v_u + guidance * (v_c - v_u))       # Eq. 3
 
@@ -86,7 +116,7 @@ def _check_steps(steps: int) -> int:
 
 def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4.0,
                  ref=None, ref_mask=None, neg_text=None, drop_sem: bool = False,
-                 drop_sync: bool = False):
+                 drop_sync: bool = False, schedule: str = DEFAULT_SCHEDULE):
     """Batched sampling from given noise x0 (B, T, C). Returns jnp (B, T, C)."""
     graphdef, state = split_model(model)
     b, t, c = x0.shape
@@ -97,8 +127,17 @@ def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4
     uncond_text = text if neg_text is None else jnp.broadcast_to(jnp.asarray(neg_text, jnp.float32), text.shape)
     return _sample_loop(graphdef, state, jnp.asarray(x0, jnp.float32), jnp.asarray(sem, jnp.float32),
                         jnp.asarray(sync, jnp.float32), text, uncond_text, use_neg, ref, ref_mask,
-                        jnp.asarray(_check_steps(steps), jnp.int32), jnp.asarray(guidance, jnp.float32),
+                        _padded_steps(steps, schedule), jnp.asarray(_check_steps(steps), jnp.int32),
+                        jnp.asarray(guidance, jnp.float32),
                         jnp.full((b,), bool(drop_sem)), jnp.full((b,), bool(drop_sync)))
+
+
+def _padded_steps(steps: int, schedule: str) -> jnp.ndarray:
+    """step_sizes padded with zeros to max(ALLOWED_STEPS): one shape for every step count."""
+    dts = np.zeros(max(ALLOWED_STEPS), np.float32)
+    sizes = step_sizes(steps, schedule)
+    dts[:len(sizes)] = sizes
+    return jnp.asarray(dts)
 
 
 def _ref_arrays(n_frames: int, latent_dim: int, ref, ref_start: int):
@@ -133,7 +172,8 @@ def _model_cfg(graphdef, state):
 
 def sample(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: float = 4.0,
            seed: int = 0, ref=None, ref_start: int = 0,
-           progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+           progress: Callable[[int, int], None] | None = None,
+           schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
     """One pass over exactly n_frames latent frames (features as given). Returns (n_frames, C)."""
     graphdef, state = split_model(model)
     cfg = _model_cfg(graphdef, state)
@@ -144,7 +184,7 @@ def sample(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: flo
     x0 = jax.random.normal(jax.random.key(seed), (1, n_frames, cfg.latent_dim))
     out = sample_batch((graphdef, state), cond.sem[None], cond.sync[None], cond.text[None], x0,
                        steps, guidance, buf[None], mask[None], cond.neg_text, cond.drop_sem,
-                       cond.drop_sync)
+                       cond.drop_sync, schedule)
     if progress is not None:
         progress(1, 1)
     return np.asarray(out[0])
@@ -172,7 +212,8 @@ def window_starts(n_frames: int, window: int, overlap: int) -> list[int]:
 
 def sample_long(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: float = 4.0,
                 seed: int = 0, ref=None, ref_start: int = 0,
-                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                progress: Callable[[int, int], None] | None = None,
+                schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
     """Long-form generation with one fixed window shape (cfg.window_frames) for any n_frames.
 
     Each window after the first takes the last `overlap_seconds` already generated as its
@@ -200,7 +241,7 @@ def sample_long(model, cond: Conditions, n_frames: int, steps: int = 8, guidance
         res = sample_batch((graphdef, state), resample_by_time(sem, SEM_FPS, t0, n_sem)[None],
                            resample_by_time(sync, SYNC_FPS, t0, n_syn)[None], text, x0, steps,
                            guidance, out[None, s:s + win], known[None, s:s + win], cond.neg_text,
-                           cond.drop_sem, cond.drop_sync)
+                           cond.drop_sem, cond.drop_sync, schedule)
         out[s:s + win] = np.asarray(res[0])                    # reference positions come back unchanged
         known[s:s + win] = True
         if progress is not None:

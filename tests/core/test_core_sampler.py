@@ -94,3 +94,48 @@ def test_dropped_stream_is_ignored_without_recompiling(model, cfg):
     np.testing.assert_allclose(S.sample(model, no_sem(a), n, steps=2, seed=0),
                                S.sample(model, no_sem(other_sem), n, steps=2, seed=0), atol=1e-6)
     assert S.TRACE_COUNTS["sample"] == traces               # the flags are traced, not static
+
+
+@pytest.mark.parametrize("n", S.ALLOWED_STEPS)
+def test_step_schedules_are_trained_shortcut_levels(n):
+    from salsav_core.training import TrainConfig
+    assert S.FINEST_LEVEL == 2.0 ** -(TrainConfig().shortcut_levels - 1)
+    np.testing.assert_array_equal(S.step_sizes(n, "uniform"), np.full(n, 1 / n, np.float32))
+    d = S.step_sizes(n, "fine-start")
+    t = np.cumsum(d) - d
+    assert len(d) == n and d.dtype == np.float32 and np.sum(d, dtype=np.float64) == 1.0
+    assert np.all(np.log2(d) == np.round(np.log2(d)))            # powers of two
+    assert np.all(np.mod(t / d, 1) == 0)                         # each starts on its own grid
+    assert np.all(np.diff(d) >= 0)                               # finer near the noise (t = 0)
+    if n >= 4:
+        assert t[n // 2] == 0.25 and t[3 * n // 4] == 0.5      # half of the steps in [0, 1/4)
+    else:
+        np.testing.assert_array_equal(d, np.full(n, 1 / n, np.float32))
+    with pytest.raises(S.SamplerError):
+        S.step_sizes(n, "cosine")
+
+
+def test_sampler_follows_the_schedule(model, cfg):
+    """The fori_loop sampler equals a plain Python Euler loop over step_sizes with CFG (Eq. 3),
+    the model told d = 0 (the flow level) below the finest trained shortcut; one compile serves
+    both schedules."""
+    import jax.numpy as jnp
+    cond = _cond(cfg, 1.0)
+    n = latent_frames(1.0)
+    S.sample(model, cond, n, steps=4, seed=5, schedule="uniform")
+    traces = S.TRACE_COUNTS["sample"]
+    for steps, schedule in ((4, "fine-start"), (64, "fine-start"), (4, "uniform")):
+        got = S.sample(model, cond, n, steps=steps, guidance=3.0, seed=5, schedule=schedule)
+        x = np.asarray(jax.random.normal(jax.random.key(5), (1, n, cfg.latent_dim)))
+        sem, syn, txt = (jnp.asarray(np.stack([a, a])) for a in (cond.sem, cond.sync, cond.text))
+        drop = jnp.array([False, True])
+        t = 0.0
+        for d in S.step_sizes(steps, schedule):
+            d_in = 0.0 if d < 1 / 64 else float(d)
+            v = np.asarray(model(jnp.concatenate([x, x]), jnp.full((2,), t), jnp.full((2,), d_in),
+                                 jnp.zeros((2, n), bool), sem, syn, txt, drop, drop, drop))
+            x = x + d * (v[1:] + 3.0 * (v[:1] - v[1:]))
+            t += float(d)
+        np.testing.assert_allclose(got, x[0], atol=2e-4, rtol=1e-4)
+    assert S.TRACE_COUNTS["sample"] == traces
+    assert not np.allclose(got, S.sample(model, cond, n, steps=4, guidance=3.0, seed=5))

@@ -69,6 +69,7 @@ def test_trimmed_range(tiny_pipe, videos, tmp_path):
     (dict(steps=3), "steps"), (dict(steps=0), "steps"), (dict(steps=10**6), "steps"),
     (dict(guidance=-1.0), "guidance"), (dict(guidance=float("nan")), "guidance"),
     (dict(start=5.0), "outside"), (dict(duration=-1.0), "positive"),
+    (dict(schedule="cosine"), "schedule"),
 ])
 def test_bad_parameters_give_clear_errors(tiny_pipe, videos, kwargs, words):
     with pytest.raises(GenerationError, match=words):
