@@ -128,7 +128,7 @@ MERGE_S = 0.05      # events closer than this are one audible onset (the detecto
 
 
 def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1: float, rng,
-                  n_shifts: int = 20, with_swsd: bool = True, true_onsets=None) -> dict:
+                  n_shifts: int = 20, with_swsd: bool = True, true_onsets=None, kinds=None) -> dict:
     """Counts and distances for [t0, t1) of one clip; event/onset times are in clip seconds.
 
     True events less than MERGE_S apart are grouped into one onset (`metrics.merge_events`);
@@ -136,7 +136,9 @@ def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1:
     Returns a record for `aggregate`: n_true, n_det, matched_50/25, chance_50/25 (expected
     matches under the circular-shift null), nearest (s, per event), spans, kept, swsd, and
     n_detectable/matched_detectable_50: the same over the events the detector finds in the
-    true audio (a true-audio onset within ±50 ms; all events when true_onsets is None).
+    true audio (a true-audio onset within ±50 ms; all events when true_onsets is None), and
+    by_kind {kind: [raw events, events with an onset within ±50 ms]} when kinds (one per true
+    time) are given.
     """
     a, b = int(round(t0 * SR)), int(round(t1 * SR))
     tw, gw = np.asarray(true_wave)[a:b], np.asarray(gen_wave)[a:b]
@@ -147,6 +149,14 @@ def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1:
     det = tt if true_onsets is None else tt[nearest_distances(tt, np.asarray(true_onsets) - t0) <= 0.05]
     m50_det = metrics.sync_scores(det, oo, 0.05)["n_matched"]
     m25 = metrics.sync_scores(tt, oo, 0.025)["n_matched"]
+    by_kind = {}
+    if kinds is not None:
+        inside = [(x - t0, k) for x, k in zip(true_times, kinds) if t0 <= x < t1]
+        hit = nearest_distances([x for x, _ in inside], oo) <= 0.05
+        for (_, k), h in zip(inside, hit):
+            n_h = by_kind.setdefault(k, [0, 0])
+            n_h[0] += 1
+            n_h[1] += int(h)
     sp = [(max(s, t0) - t0, min(e, t1) - t0) for s, e in spans if e > t0 and s < t1 and min(e, t1) - max(s, t0) > 0.1]
     kept = metrics.silence_kept(gw, SR, sp) * len(sp) if sp else 0.0
     return dict(n_true=len(tt), n_det=len(oo), matched_50=m50, matched_25=m25,
@@ -155,7 +165,8 @@ def score_segment(true_wave, gen_wave, true_times, onsets, spans, t0: float, t1:
                 chance_50=chance_matches(tt, oo, t1 - t0, rng, n_shifts, 0.05),
                 chance_25=chance_matches(tt, oo, t1 - t0, rng, n_shifts, 0.025),
                 nearest=nearest_distances(tt, oo).tolist(), spans=len(sp), kept=float(kept),
-                swsd=metrics.swsd(tw, gw, SR) if with_swsd else float("nan"), seconds=t1 - t0)
+                swsd=metrics.swsd(tw, gw, SR) if with_swsd else float("nan"), seconds=t1 - t0,
+                by_kind=by_kind)
 
 
 def _ratio(a, b) -> float:
@@ -193,6 +204,15 @@ def aggregate(records: list[dict], true_waves=None, gen_waves=None) -> dict:
         "silent_spans": int(s("spans")),
         "onsets_per_event": _ratio(s("n_det"), s("n_true")), "clips": len(records),
     }
+    kinds = {}
+    for r in records:
+        for k, (n, h) in r.get("by_kind", {}).items():
+            kinds.setdefault(k, [0, 0])
+            kinds[k][0] += n
+            kinds[k][1] += h
+    if kinds:   # per raw event: an onset within ±50 ms (not one-to-one), by event kind
+        out["recall_50ms_by_kind"] = {k: _ratio(h, n) for k, (n, h) in sorted(kinds.items())}
+        out["events_by_kind"] = {k: n for k, (n, _) in sorted(kinds.items())}
     if true_waves is not None and gen_waves is not None and len(true_waves):
         out["mel_stat_distance"] = metrics.mel_stat_distance(
             np.concatenate(true_waves), np.concatenate(gen_waves), SR)
@@ -233,6 +253,10 @@ def _times(clip):
     return [e.time for e in clip.events]
 
 
+def _kinds(clip):
+    return [e.kind for e in clip.events]
+
+
 _TRUE_ONSETS: dict = {}
 
 
@@ -247,7 +271,7 @@ def true_onsets(clip) -> np.ndarray:
 def _score_clip(clip, wave, rng, cfg, with_swsd=True):
     on = metrics.detect_onsets(wave, SR)
     return score_segment(clip.audio, wave, _times(clip), on, clip.silent_spans, 0.0, clip.duration,
-                         rng, cfg.chance_shifts, with_swsd, true_onsets(clip)), on
+                         rng, cfg.chance_shifts, with_swsd, true_onsets(clip), _kinds(clip)), on
 
 
 def _run_clips(pipe, clips, conds, steps: int, cfg: EvalConfig, rng):
@@ -508,6 +532,25 @@ def _row(name: str, d: dict, extra=()) -> str:
     return " ".join(cells)
 
 
+def _kind_rows(ev: dict) -> list[str]:
+    """Recall within ±50 ms per raw event, by event kind, for every block that has it."""
+    blocks = [(f"model, {k} steps", d) for k, d in sorted(ev.get("steps", {}).items(), key=lambda kv: int(kv[0]))]
+    blocks += [(f"{sec[:-1] if sec.endswith('s') else sec}: {k}", d)
+               for sec in ("controls", "ablations", "reference") for k, d in ev.get(sec, {}).items()]
+    blocks = [(name, d) for name, d in blocks if d.get("recall_50ms_by_kind")]
+    if not blocks:
+        return []
+    kinds = sorted({k for _, d in blocks for k in d["recall_50ms_by_kind"]})
+    n = blocks[0][1].get("events_by_kind", {})
+    lines = ["", "Recall within ±50 ms by event kind (per raw event, not one-to-one; events: "
+             + ", ".join(f"{k} {n.get(k, '?')}" for k in kinds) + ")",
+             " ".join([f"{'':<26}"] + [f"{k:>10}" for k in kinds])]
+    for name, d in blocks:
+        r = d["recall_50ms_by_kind"]
+        lines.append(" ".join([f"{name:<26}"] + [f"{r[k]:>10.3f}" if k in r else f"{'-':>10}" for k in kinds]))
+    return lines
+
+
 def format_table(ev: dict) -> str:
     """Markdown-ish plain-text table of every section."""
     head = lambda extra=(): " ".join([f"{'':<26}"] + [f"{h:>8}" for h, _, _ in list(_COLS) + list(extra)])
@@ -524,6 +567,7 @@ def format_table(ev: dict) -> str:
             lines.append(_row(f"ablation: {name}", d, t_extra))
         for name, d in ev.get("reference", {}).items():
             lines.append(_row(f"reference: {name}", d, t_extra))
+        lines += _kind_rows(ev)
     c_extra = [("SWSDown", "swsd_unseen", "{:.4f}")]
     for key, title in (("conditioning", "Audio conditioning, clips of one window"),
                        ("conditioning_long", "Audio conditioning across windows")):

@@ -193,3 +193,20 @@ def test_simultaneous_strikes_score_as_one_onset():
     agg = E.aggregate([rec])
     assert agg["sync_recall_50ms"] == 1.0 and agg["events"] == 3 and agg["raw_events"] == 4
     assert agg["sync_recall_50ms_per_event"] == 0.75   # one-to-one per event caps at 3/4
+
+
+def test_recall_by_event_kind():
+    true, kinds = [0.3, 0.9, 1.7, 2.4], ["bounce", "enter", "bounce", "exit"]
+    onsets = [0.31, 1.0, 1.69]                  # the enter event is 100 ms off, the exit missed
+    rng = np.random.default_rng(0)
+    recs = [E.score_segment(_clicks(true), _clicks(onsets), true, onsets, [], 0.0, 3.0, rng, 2,
+                            kinds=kinds),
+            E.score_segment(_clicks(true), _clicks(true), true, true, [], 1.0, 3.0, rng, 2,
+                            kinds=kinds)]    # a segment counts only its own events (1.7, 2.4)
+    agg = E.aggregate(recs)
+    assert agg["events_by_kind"] == {"bounce": 3, "enter": 1, "exit": 2}
+    assert agg["recall_50ms_by_kind"] == {"bounce": 1.0, "enter": 0.0, "exit": 0.5}
+    text = E.format_table({"steps": {"8": agg}})
+    assert "by event kind" in text and "bounce 3" in text
+    assert "recall_50ms_by_kind" not in E.aggregate([E.score_segment(
+        _clicks(true), _clicks(true), true, true, [], 0.0, 3.0, rng, 2)])   # no kinds given
