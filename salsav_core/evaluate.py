@@ -178,6 +178,58 @@ def _clipmean(records, num: str, den: str) -> float:
     return float(np.mean(v)) if v else float("nan")
 
 
+CI_STATS = ("sync_recall_50ms", "sync_precision_50ms", "sync_recall_25ms", "silence_kept", "swsd")
+
+
+def _pooled_stats(records: list[dict], idx: np.ndarray) -> dict:
+    """The CI_STATS over clip resamples: idx (n_boot, n_clips) indices into records -> (n_boot,) each."""
+    col = lambda k: np.asarray([r[k] for r in records], float)[idx].sum(axis=1)   # noqa: E731
+    div = lambda a, b: np.divide(a, b, out=np.full_like(a, np.nan), where=b > 0)  # noqa: E731
+    swsd = np.asarray([r["swsd"] for r in records], float)[idx]
+    return {"sync_recall_50ms": div(col("matched_50"), col("n_true")),
+            "sync_precision_50ms": div(col("matched_50"), col("n_det")),
+            "sync_recall_25ms": div(col("matched_25"), col("n_true")),
+            "silence_kept": div(col("kept"), col("spans")),
+            "swsd": np.nanmean(swsd, axis=1) if np.isfinite(swsd).any() else np.full(len(idx), np.nan)}
+
+
+def _resamples(n_clips: int, n_boot: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n_clips, (n_boot, n_clips))
+
+
+def _interval(x: np.ndarray) -> list:
+    x = x[np.isfinite(x)]
+    return [float(v) for v in np.percentile(x, [2.5, 97.5])] if len(x) else [float("nan")] * 2
+
+
+def bootstrap_ci(records: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
+    """95 % percentile intervals of the pooled CI_STATS, resampling clips with replacement."""
+    if len(records) < 2:
+        return {}
+    boot = _pooled_stats(records, _resamples(len(records), n_boot, seed))
+    return {k: _interval(v) for k, v in boot.items()}
+
+
+def paired_change(records_a: list[dict], records_b: list[dict], n_boot: int = 1000,
+                  seed: int = 0) -> dict:
+    """A against B on the same clips (same order): for each of CI_STATS the value of A, of B,
+    the relative change A/B − 1 and the difference A − B, each difference with a 95 % interval
+    from a paired clip bootstrap (one resample drives both)."""
+    if len(records_a) != len(records_b) or len(records_a) < 2:
+        raise EvalError("paired_change needs the same clips (at least 2) on both sides")
+    full = np.arange(len(records_a))[None]
+    idx = _resamples(len(records_a), n_boot, seed)
+    a0, b0 = _pooled_stats(records_a, full), _pooled_stats(records_b, full)
+    a, b = _pooled_stats(records_a, idx), _pooled_stats(records_b, idx)
+    out = {}
+    for k in CI_STATS:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[k] = {"a": float(a0[k][0]), "b": float(b0[k][0]),
+                      "relative": float(a0[k][0] / b0[k][0] - 1), "relative_ci95": _interval(a[k] / b[k] - 1),
+                      "difference": float(a0[k][0] - b0[k][0]), "difference_ci95": _interval(a[k] - b[k])}
+    return out
+
+
 def aggregate(records: list[dict], true_waves=None, gen_waves=None) -> dict:
     """Pool per-clip records: micro-averaged recall/precision (Σ matched / Σ events or onsets),
     median nearest distance over all events, pooled silence, mean SWSD, and (when waves are
@@ -203,6 +255,7 @@ def aggregate(records: list[dict], true_waves=None, gen_waves=None) -> dict:
         "events": int(s("n_true")), "raw_events": int(s("n_events")), "onsets": int(s("n_det")),
         "silent_spans": int(s("spans")),
         "onsets_per_event": _ratio(s("n_det"), s("n_true")), "clips": len(records),
+        "ci95": bootstrap_ci(records),    # clip bootstrap of the pooled numbers above
     }
     kinds = {}
     for r in records:
@@ -276,7 +329,7 @@ def _score_clip(clip, wave, rng, cfg, with_swsd=True):
 
 def _run_clips(pipe, clips, conds, steps: int, cfg: EvalConfig, rng):
     """Sample every clip from its conditions (noise seed = clip index), decode and score.
-    Returns (pooled scores, detected onsets per clip, sampling seconds per clip)."""
+    Returns (pooled scores, detected onsets per clip, sampling seconds per clip, per-clip records)."""
     recs, gens, onsets, secs = [], [], [], []
     for i, (clip, cond) in enumerate(zip(clips, conds)):
         t0 = time.perf_counter()
@@ -286,13 +339,15 @@ def _run_clips(pipe, clips, conds, steps: int, cfg: EvalConfig, rng):
         rec, on = _score_clip(clip, gens[-1], rng, cfg)
         recs.append(rec)
         onsets.append(on)
-    return aggregate(recs, [c.audio for c in clips], gens), onsets, secs
+    return aggregate(recs, [c.audio for c in clips], gens), onsets, secs, recs
 
 
-def eval_steps(pipe, clips, conds, cfg: EvalConfig, rng) -> dict:
-    out = {}
+def eval_steps(pipe, clips, conds, cfg: EvalConfig, rng, recs: dict | None = None) -> dict:
+    """Every step count on the same clips and noise. recs, if given, receives the per-clip
+    records by step count (for `paired_change`)."""
+    out, recs = {}, ({} if recs is None else recs)
     for s in cfg.steps:
-        agg, _, secs = _run_clips(pipe, clips, conds, s, cfg, rng)
+        agg, _, secs, recs[str(s)] = _run_clips(pipe, clips, conds, s, cfg, rng)
         per_clip = float(np.mean(secs))
         agg.update(sample_seconds_per_clip=per_clip, ms_per_step=1000 * per_clip / s,
                    rtf=per_clip / cfg.duration)
@@ -312,9 +367,9 @@ def eval_reference(pipe, clips, cfg: EvalConfig, rng) -> dict:
     return {"true_audio": true, "codec_roundtrip": codec}
 
 
-def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
+def eval_controls(pipe, clips, cfg: EvalConfig, rng, recs: dict | None = None) -> dict:
     """Same clips and captions, video shifted by shift_seconds or taken from the next clip."""
-    out = {}
+    out, recs = {}, ({} if recs is None else recs)
     for name in ("shifted", "other_video"):
         if name == "shifted":
             frames = [shift_frames(c.frames, cfg.shift_seconds) for c in clips]
@@ -324,7 +379,7 @@ def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
             others = clips[1:] + clips[:1]
             frames, shown = [c.frames for c in others], [_times(c) for c in others]
         conds = [_conditions(pipe, f, c.caption, cfg) for f, c in zip(frames, clips)]
-        agg, onsets, _ = _run_clips(pipe, clips, conds, cfg.control_steps, cfg, rng)
+        agg, onsets, _, recs[name] = _run_clips(pipe, clips, conds, cfg.control_steps, cfg, rng)
         # does the audio follow the video it was shown (the shifted or the other clip's)?
         follow = [metrics.sync_scores(t, on, 0.05) for t, on in zip(shown, onsets)]
         agg["steps"] = cfg.control_steps
@@ -337,13 +392,13 @@ def eval_controls(pipe, clips, cfg: EvalConfig, rng) -> dict:
     return out
 
 
-def eval_ablations(pipe, clips, conds, cfg: EvalConfig, rng) -> dict:
+def eval_ablations(pipe, clips, conds, cfg: EvalConfig, rng, recs: dict | None = None) -> dict:
     """The same clips with one visual stream replaced by its learned null embedding in the
     conditional branch too: which stream carries the timing."""
-    out = {}
+    out, recs = {}, ({} if recs is None else recs)
     for name, kw in (("no_sync", dict(drop_sync=True)), ("no_semantic", dict(drop_sem=True))):
         dropped = [replace(c, **kw) for c in conds]
-        agg, _, _ = _run_clips(pipe, clips, dropped, cfg.control_steps, cfg, rng)
+        agg, _, _, recs[name] = _run_clips(pipe, clips, dropped, cfg.control_steps, cfg, rng)
         agg["steps"] = cfg.control_steps
         out[name] = agg
         _log(f"ablation {name}: R@50 {agg['sync_recall_50ms']:.3f} P@50 {agg['sync_precision_50ms']:.3f}")
@@ -450,6 +505,23 @@ def _machine() -> dict:
             "devices": [str(d) for d in jax.devices()], "git_commit": commit}
 
 
+def paired_rows(recs: dict, cfg: EvalConfig) -> dict:
+    """Paired comparisons on the same clips and noise: every step count against the largest
+    ("8 vs 32 steps": the paper's claim), and the model at control_steps against each control
+    and ablation ("8 steps vs shifted")."""
+    out = {}
+    counts = sorted(int(k) for k in recs if k.isdigit())
+    if len(counts) > 1:
+        top = counts[-1]
+        for s in counts[:-1]:
+            out[f"{s} vs {top} steps"] = paired_change(recs[str(s)], recs[str(top)])
+    model = recs.get(str(cfg.control_steps))
+    for name in ("shifted", "other_video", "no_sync", "no_semantic"):
+        if model is not None and name in recs:
+            out[f"{cfg.control_steps} steps vs {name}"] = paired_change(model, recs[name])
+    return out
+
+
 def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
     """All sections (minus cfg.skip) → the JSON-ready result dict."""
     cfg.check()
@@ -462,11 +534,14 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
     conds = [_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
     pipe.sample(conds[0], cfg.duration, 1, cfg.guidance, seed=0)   # compile outside the timings
     ev: dict = {}
+    recs: dict = {}                                   # per-clip records by row, same clips
     if "steps" not in cfg.skip:
-        ev["steps"] = eval_steps(pipe, clips, conds, cfg, rng)
+        ev["steps"] = eval_steps(pipe, clips, conds, cfg, rng, recs)
     if "controls" not in cfg.skip:
-        ev["controls"] = eval_controls(pipe, clips, cfg, rng)
-        ev["ablations"] = eval_ablations(pipe, clips, conds, cfg, rng)
+        ev["controls"] = eval_controls(pipe, clips, cfg, rng, recs)
+        ev["ablations"] = eval_ablations(pipe, clips, conds, cfg, rng, recs)
+    if paired := paired_rows(recs, cfg):
+        ev["paired"] = paired
     if "reference" not in cfg.skip:
         ev["reference"] = eval_reference(pipe, clips, cfg, rng)
     if "conditioning" not in cfg.skip:
@@ -508,6 +583,10 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
             "long_form": "iterative = the product's window-by-window extension; single_pass = "
                          "one window of the whole clip",
             "rtf": "sampling wall seconds / audio seconds (decode excluded), this machine",
+            "ci95": "95 % percentile intervals from 1,000 resamples of the clips (with "
+                    "replacement) of the pooled numbers",
+            "paired": "A vs B on the same clips and noise: relative change A/B - 1 and difference "
+                      "A - B, with 95 % intervals from a paired clip bootstrap",
         },
     }
     return ev
@@ -530,6 +609,20 @@ def _row(name: str, d: dict, extra=()) -> str:
         v = d.get(k)
         cells.append(f"{(f.format(v) if isinstance(v, (int, float)) and v == v else '-'):>8}")
     return " ".join(cells)
+
+
+def _paired_rows_text(ev: dict) -> list[str]:
+    """The paired comparisons: relative change of R@50, P@50 and SWSD with 95 % intervals."""
+    paired = ev.get("paired")
+    if not paired:
+        return []
+    keys = (("R@50", "sync_recall_50ms"), ("P@50", "sync_precision_50ms"), ("SWSD", "swsd"))
+    cell = lambda d: f"{100 * d['relative']:+.1f}% [{100 * d['relative_ci95'][0]:+.0f}, {100 * d['relative_ci95'][1]:+.0f}]"  # noqa: E731
+    lines = ["", "Paired on the same clips and noise: A/B - 1 [95 % clip-bootstrap interval]",
+             " ".join([f"{'':<26}"] + [f"{h:>22}" for h, _ in keys])]
+    for name, d in paired.items():
+        lines.append(" ".join([f"{name:<26}"] + [f"{cell(d[k]):>22}" for _, k in keys]))
+    return lines
 
 
 def _kind_rows(ev: dict) -> list[str]:
@@ -567,7 +660,7 @@ def format_table(ev: dict) -> str:
             lines.append(_row(f"ablation: {name}", d, t_extra))
         for name, d in ev.get("reference", {}).items():
             lines.append(_row(f"reference: {name}", d, t_extra))
-        lines += _kind_rows(ev)
+        lines += _kind_rows(ev) + _paired_rows_text(ev)
     c_extra = [("SWSDown", "swsd_unseen", "{:.4f}")]
     for key, title in (("conditioning", "Audio conditioning, clips of one window"),
                        ("conditioning_long", "Audio conditioning across windows")):

@@ -37,6 +37,14 @@ def test_eval_json_structure(eval_run):
         _check_block(d)
         assert d["sample_seconds_per_clip"] > 0 and d["rtf"] > 0
         assert d["ms_per_step"] == pytest.approx(1000 * d["sample_seconds_per_clip"] / int(s))
+    for d in ev["steps"].values():
+        for k, (lo, hi) in d["ci95"].items():
+            assert lo is None or lo <= hi, k           # None: no silent spans (NaN)
+    assert set(ev["paired"]) == {"1 vs 2 steps", "1 steps vs shifted", "1 steps vs other_video",
+                                 "1 steps vs no_sync", "1 steps vs no_semantic"}
+    p = ev["paired"]["1 vs 2 steps"]["sync_recall_50ms"]
+    assert p["a"] == pytest.approx(ev["steps"]["1"]["sync_recall_50ms"])
+    assert p["b"] == pytest.approx(ev["steps"]["2"]["sync_recall_50ms"])
     assert set(ev["controls"]) == {"shifted", "other_video"}
     for d in ev["controls"].values():
         _check_block(d)
@@ -70,7 +78,7 @@ def test_eval_json_structure(eval_run):
     assert len(set(meta["seeds"]) | set(meta["conditioning_seeds"]) | set(meta["long_form_seeds"])) == 8
     assert meta["wall_seconds"] > 0 and meta["machine"]["cpu_count"] >= 1
     for label in ("model, 1 steps", "control: other_video", "ablation: no_sync", "reference: true_audio",
-                  "reference 0.5 s", "single_pass 1-2 s"):
+                  "reference 0.5 s", "single_pass 1-2 s", "1 vs 2 steps", "by event kind"):
         assert label in printed
 
 
@@ -210,3 +218,40 @@ def test_recall_by_event_kind():
     assert "by event kind" in text and "bounce 3" in text
     assert "recall_50ms_by_kind" not in E.aggregate([E.score_segment(
         _clicks(true), _clicks(true), true, true, [], 0.0, 3.0, rng, 2)])   # no kinds given
+
+
+def _rec(m, n_true, n_det, swsd=0.01, kept=1.0, spans=1):
+    return dict(matched_50=m, matched_25=m, n_true=n_true, n_det=n_det, swsd=swsd, kept=kept, spans=spans)
+
+
+def test_bootstrap_interval_contains_the_pooled_value_and_narrows_with_clips():
+    rng = np.random.default_rng(1)
+    def recs(n):
+        return [_rec(int(m), 10, 12, swsd=float(s)) for m, s in zip(rng.integers(2, 9, n), rng.uniform(0, .01, n))]
+    small, big = recs(16), recs(256)
+    for r in (small, big):
+        ci = E.bootstrap_ci(r)
+        pooled = sum(x["matched_50"] for x in r) / sum(x["n_true"] for x in r)
+        assert ci["sync_recall_50ms"][0] < pooled < ci["sync_recall_50ms"][1]
+        assert ci["silence_kept"] == [1.0, 1.0]                  # every span kept in every resample
+    w = lambda r: np.diff(E.bootstrap_ci(r)["sync_recall_50ms"])[0]    # noqa: E731
+    assert w(big) < 0.5 * w(small)                               # ~ 1/sqrt(clips)
+    assert E.bootstrap_ci(small) == E.bootstrap_ci(small)        # seeded: reproducible
+    assert E.bootstrap_ci(small[:1]) == {}
+
+
+def test_paired_change_sees_a_small_consistent_gain_an_unpaired_view_would_miss():
+    rng = np.random.default_rng(2)
+    base = rng.integers(1, 10, 64)                               # clip difficulty varies a lot
+    b = [_rec(int(m), 10, 10) for m in base]
+    a = [_rec(int(m) + (i % 2), 10, 10) for i, m in enumerate(base)]   # +1 match on every other clip
+    d = E.paired_change(a, b)["sync_recall_50ms"]
+    assert d["difference"] == pytest.approx(0.05) and d["relative"] == pytest.approx(0.05 / base.mean() * 10)
+    assert 0 < d["difference_ci95"][0] < 0.05 < d["difference_ci95"][1]    # paired: excludes 0
+    lo_a, _ = E.bootstrap_ci(a)["sync_recall_50ms"]
+    _, hi_b = E.bootstrap_ci(b)["sync_recall_50ms"]
+    assert lo_a < hi_b                                           # separate intervals overlap
+    with pytest.raises(E.EvalError):
+        E.paired_change(a, b[:-1])
+    same = E.paired_change(b, b)["swsd"]
+    assert same["relative"] == 0.0 and same["relative_ci95"] == [0.0, 0.0]
