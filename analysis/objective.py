@@ -110,6 +110,23 @@ def long_form_tables(ev: dict) -> dict[str, pd.DataFrame]:
     return out
 
 
+def paired_table(ev: dict) -> pd.DataFrame:
+    """One row per paired comparison and metric (`salsav eval`'s "paired" section): A, B, the
+    relative change A/B - 1 and the difference A - B with their 95 % clip-bootstrap intervals."""
+    rows = []
+    for name, metrics in (ev.get("paired") or {}).items():
+        for metric, d in (metrics or {}).items():
+            if not isinstance(d, dict):
+                continue
+            rci = d.get("relative_ci95") or [None, None]
+            dci = d.get("difference_ci95") or [None, None]
+            rows.append({"comparison": name, "metric": metric, "a": d.get("a"), "b": d.get("b"),
+                         "relative": d.get("relative"), "relative_lo": rci[0], "relative_hi": rci[1],
+                         "difference": d.get("difference"), "difference_lo": dci[0],
+                         "difference_hi": dci[1]})
+    return pd.DataFrame(rows)
+
+
 def claims(ev: dict) -> pd.DataFrame:
     """The paper's claims checked on the numbers: 8 vs 32 steps (relative gap) and the controls."""
     st = steps_table(ev)
@@ -118,8 +135,12 @@ def claims(ev: dict) -> pd.DataFrame:
         a, b = st.set_index("steps").loc[8], st.set_index("steps").loc[32]
         for m in ("sync_recall_50ms", "swsd"):
             if m in st and b[m]:
-                rows.append({"claim": f"{m}: 8 vs 32 steps", "value_8": a[m], "value_32": b[m],
-                             "relative_gap": abs(a[m] - b[m]) / abs(b[m])})
+                row = {"claim": f"{m}: 8 vs 32 steps", "value_8": a[m], "value_32": b[m],
+                       "relative_gap": abs(a[m] - b[m]) / abs(b[m])}
+                ci = (((ev.get("paired") or {}).get("8 vs 32 steps") or {}).get(m) or {}).get("relative_ci95")
+                if ci:      # the signed change 8/32 - 1, paired bootstrap over clips
+                    row.update(relative_ci95_lo=ci[0], relative_ci95_hi=ci[1])
+                rows.append(row)
     ct = controls_table(ev)
     if len(ct) and "sync_recall_50ms" in ct and ct["condition"].str.startswith("model").any():
         model = ct.loc[ct["condition"].str.startswith("model"), "sync_recall_50ms"].iloc[0]

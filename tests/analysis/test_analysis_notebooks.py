@@ -68,7 +68,7 @@ def test_objective_notebook_with_and_without_eval_json(tmp_path, notebooks):
     assert "sections ['conditioning', 'controls', 'steps']" in text
     assert "model (8 steps)" in text and "other_video" in text and "no 'long_form' section" in text
     assert "no 'conditioning_long' section" in text and "reference 4 s vs none" in text
-    assert "sync_recall_50ms: 8 vs 32 steps" in text
+    assert "sync_recall_50ms: 8 vs 32 steps" in text and "no 'paired' section" in text
     text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(tmp_path / "none.json")}))
     assert "no eval JSON" in text and "skipping" in text and "model (8 steps)" not in text
 
@@ -87,3 +87,14 @@ def test_objective_tables_read_defensively():
     lf = objective.long_form_tables({"long_form": [{"segment": 1, "swsd": 2.0}, {"segment": 0, "swsd": 1.0}]})
     assert lf["segments"]["segment"].tolist() == [0, 1]
     assert objective.claims({}).empty and objective.controls_table({}).empty
+    assert objective.paired_table(EVAL).empty
+    rec = {"a": 0.78, "b": 0.81, "relative": -0.037, "relative_ci95": [-0.1, 0.02],
+           "difference": -0.03, "difference_ci95": [-0.08, 0.02]}
+    ev = dict(EVAL, paired={"8 vs 32 steps": {"sync_recall_50ms": rec, "swsd": dict(rec, a=1.25)},
+                            "8 steps vs shifted": {"sync_recall_50ms": dict(rec, relative=5.5)}})
+    pt = objective.paired_table(ev).set_index(["comparison", "metric"])
+    assert len(pt) == 3 and pt.loc[("8 vs 32 steps", "swsd"), "a"] == 1.25
+    assert pt.loc[("8 steps vs shifted", "sync_recall_50ms"), "relative"] == 5.5
+    assert pt.loc[("8 vs 32 steps", "sync_recall_50ms"), "difference_hi"] == 0.02
+    cl = objective.claims(ev).set_index("claim")
+    assert cl.loc["sync_recall_50ms: 8 vs 32 steps", "relative_ci95_lo"] == -0.1
