@@ -1,7 +1,7 @@
 """`salsav`: generate synchronized audio for a video, inspect models, train, evaluate.
 
     salsav generate IN.mp4 -o OUT.mp4 [--steps 8] [--guidance 4] [--prompt TEXT] [--seed N]
-                   [--schedule fine-start|uniform]
+                   [--schedule uniform|fine-start]
                    [--reference REF.wav --reference-start S] [--checkpoint PATH_OR_REPO]
     salsav info [--preset paper-large] [--checkpoint PATH]
     salsav train semantic|sync|generator ...      (each has its own --help)
@@ -120,8 +120,8 @@ def main(argv=None) -> int:
     g.add_argument("--steps", type=int, default=8, help="sampling steps: 1, 2, 4, 8, 16, 32 or 64")
     g.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
     g.add_argument("--schedule", default=None,
-                   help="sampler step sizes: fine-start (the default: finer near the noise) or "
-                        "uniform (the paper's)")
+                   help="sampler step sizes: uniform (the default, the paper's) or fine-start "
+                        "(finer near the noise)")
     g.add_argument("--prompt", default="", help="optional text describing the sound")
     g.add_argument("--negative-prompt", default="", help="text to steer away from")
     g.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")

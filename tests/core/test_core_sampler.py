@@ -138,4 +138,5 @@ def test_sampler_follows_the_schedule(model, cfg):
             t += float(d)
         np.testing.assert_allclose(got, x[0], atol=2e-4, rtol=1e-4)
     assert S.TRACE_COUNTS["sample"] == traces
-    assert not np.allclose(got, S.sample(model, cond, n, steps=4, guidance=3.0, seed=5))
+    assert not np.allclose(got, S.sample(model, cond, n, steps=4, guidance=3.0, seed=5,
+                                         schedule="fine-start"))

@@ -101,7 +101,7 @@ def test_skip_and_bad_args(tiny_checkpoint, tmp_path, capsys):
     import json
     ev = json.loads(out.read_text())
     assert rc == 0 and set(ev) == {"steps", "meta"}
-    assert ev["meta"]["config"]["schedule"] == "fine-start"  # the sampler default, recorded
+    assert ev["meta"]["config"]["schedule"] == "uniform"     # the sampler default, recorded
     with pytest.raises(SystemExit):                           # argparse refuses unknown schedules
         E.main(["--schedule", "cosine"])
     with pytest.raises(E.EvalError):
