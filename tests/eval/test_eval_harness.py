@@ -63,6 +63,13 @@ def test_eval_json_structure(eval_run):
         _check_block(d)
         assert d["scored_from_s"] == 0.5 and d["scored_to_s"] == d["clip_seconds"] == 1.0
         assert math.isfinite(d["swsd_unseen"])
+    first = ev["conditioning"]["0"]
+    half = ev["conditioning"]["0.5"]
+    assert "paired_vs_first" not in first
+    assert half["paired_vs_first"]["reference_seconds"] == 0.0
+    assert half["paired_vs_first"]["swsd"]["b"] == pytest.approx(first["swsd"])
+    assert half["swsd_unseen_vs_first"]["relative"] == pytest.approx(
+        half["swsd_unseen"] / first["swsd_unseen"] - 1)
     for d in ev["conditioning_long"].values():
         _check_block(d)
         assert d["scored_from_s"] == 0.5 and d["scored_to_s"] == 2.0
@@ -78,7 +85,8 @@ def test_eval_json_structure(eval_run):
     assert len(set(meta["seeds"]) | set(meta["conditioning_seeds"]) | set(meta["long_form_seeds"])) == 8
     assert meta["wall_seconds"] > 0 and meta["machine"]["cpu_count"] >= 1
     for label in ("model, 1 steps", "control: other_video", "ablation: no_sync", "reference: true_audio",
-                  "reference 0.5 s", "single_pass 1-2 s", "1 vs 2 steps", "by event kind"):
+                  "reference 0.5 s", "single_pass 1-2 s", "1 vs 2 steps", "by event kind",
+                  "SWSDown vs the shortest reference"):
         assert label in printed
 
 
@@ -255,3 +263,13 @@ def test_paired_change_sees_a_small_consistent_gain_an_unpaired_view_would_miss(
         E.paired_change(a, b[:-1])
     same = E.paired_change(b, b)["swsd"]
     assert same["relative"] == 0.0 and same["relative_ci95"] == [0.0, 0.0]
+
+
+def test_paired_mean_change():
+    b = np.linspace(1.0, 2.0, 40)
+    d = E.paired_mean_change(0.9 * b, b)                        # every clip 10 % lower
+    assert d["relative"] == pytest.approx(-0.1) and d["relative_ci95"] == pytest.approx([-0.1, -0.1])
+    noisy = E.paired_mean_change(b + np.random.default_rng(0).normal(0, 0.3, 40), b)
+    assert noisy["relative_ci95"][0] < noisy["relative"] < noisy["relative_ci95"][1]
+    with pytest.raises(E.EvalError):
+        E.paired_mean_change(b, b[:-1])
