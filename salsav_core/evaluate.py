@@ -210,36 +210,37 @@ def bootstrap_ci(records: list[dict], n_boot: int = 1000, seed: int = 0) -> dict
     return {k: _interval(v) for k, v in boot.items()}
 
 
+def _paired_resamples(n_a: int, n_b: int, n_boot: int, seed: int) -> np.ndarray:
+    if n_a != n_b or n_a < 2:
+        raise EvalError("a paired comparison needs the same clips (at least 2) on both sides")
+    return _resamples(n_a, n_boot, seed)
+
+
+def _change(a: float, b: float, a_boot: np.ndarray, b_boot: np.ndarray) -> dict:
+    """A, B, A/B − 1 and A − B, each change with its 95 % interval over paired resamples."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"a": float(a), "b": float(b),
+                "relative": float(a / b - 1), "relative_ci95": _interval(a_boot / b_boot - 1),
+                "difference": float(a - b), "difference_ci95": _interval(a_boot - b_boot)}
+
+
 def paired_change(records_a: list[dict], records_b: list[dict], n_boot: int = 1000,
                   seed: int = 0) -> dict:
-    """A against B on the same clips (same order): for each of CI_STATS the value of A, of B,
-    the relative change A/B − 1 and the difference A − B, each difference with a 95 % interval
-    from a paired clip bootstrap (one resample drives both)."""
-    if len(records_a) != len(records_b) or len(records_a) < 2:
-        raise EvalError("paired_change needs the same clips (at least 2) on both sides")
+    """A against B on the same clips (same order), for each of CI_STATS (`_change`); one
+    resample of the clips drives both sides (a paired clip bootstrap)."""
+    idx = _paired_resamples(len(records_a), len(records_b), n_boot, seed)
     full = np.arange(len(records_a))[None]
-    idx = _resamples(len(records_a), n_boot, seed)
     a0, b0 = _pooled_stats(records_a, full), _pooled_stats(records_b, full)
     a, b = _pooled_stats(records_a, idx), _pooled_stats(records_b, idx)
-    out = {}
-    for k in CI_STATS:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[k] = {"a": float(a0[k][0]), "b": float(b0[k][0]),
-                      "relative": float(a0[k][0] / b0[k][0] - 1), "relative_ci95": _interval(a[k] / b[k] - 1),
-                      "difference": float(a0[k][0] - b0[k][0]), "difference_ci95": _interval(a[k] - b[k])}
-    return out
+    return {k: _change(a0[k][0], b0[k][0], a[k], b[k]) for k in CI_STATS}
 
 
 def paired_mean_change(a, b, n_boot: int = 1000, seed: int = 0) -> dict:
-    """mean(a) / mean(b) − 1 for per-clip values on the same clips, with a 95 % interval from
-    a paired clip bootstrap."""
+    """The mean of per-clip values (e.g. SWSD on each clip's own unseen part), A against B on
+    the same clips (`_change`, paired clip bootstrap)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.shape != b.shape or len(a) < 2:
-        raise EvalError("paired_mean_change needs the same clips (at least 2) on both sides")
-    idx = _resamples(len(a), n_boot, seed)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return {"a": float(a.mean()), "b": float(b.mean()), "relative": float(a.mean() / b.mean() - 1),
-                "relative_ci95": _interval(a[idx].mean(axis=1) / b[idx].mean(axis=1) - 1)}
+    idx = _paired_resamples(len(a), len(b), n_boot, seed)
+    return _change(a.mean(), b.mean(), a[idx].mean(axis=1), b[idx].mean(axis=1))
 
 
 def aggregate(records: list[dict], true_waves=None, gen_waves=None) -> dict:
@@ -354,10 +355,10 @@ def _run_clips(pipe, clips, conds, steps: int, cfg: EvalConfig, rng):
     return aggregate(recs, [c.audio for c in clips], gens), onsets, secs, recs
 
 
-def eval_steps(pipe, clips, conds, cfg: EvalConfig, rng, recs: dict | None = None) -> dict:
-    """Every step count on the same clips and noise. recs, if given, receives the per-clip
-    records by step count (for `paired_change`)."""
-    out, recs = {}, ({} if recs is None else recs)
+def eval_steps(pipe, clips, conds, cfg: EvalConfig, rng, recs: dict) -> dict:
+    """Every step count on the same clips and noise; recs receives the per-clip records by
+    step count (for `paired_rows`), as it does in eval_controls and eval_ablations."""
+    out = {}
     for s in cfg.steps:
         agg, _, secs, recs[str(s)] = _run_clips(pipe, clips, conds, s, cfg, rng)
         per_clip = float(np.mean(secs))
@@ -379,9 +380,9 @@ def eval_reference(pipe, clips, cfg: EvalConfig, rng) -> dict:
     return {"true_audio": true, "codec_roundtrip": codec}
 
 
-def eval_controls(pipe, clips, cfg: EvalConfig, rng, recs: dict | None = None) -> dict:
+def eval_controls(pipe, clips, cfg: EvalConfig, rng, recs: dict) -> dict:
     """Same clips and captions, video shifted by shift_seconds or taken from the next clip."""
-    out, recs = {}, ({} if recs is None else recs)
+    out = {}
     for name in ("shifted", "other_video"):
         if name == "shifted":
             frames = [shift_frames(c.frames, cfg.shift_seconds) for c in clips]
@@ -404,10 +405,10 @@ def eval_controls(pipe, clips, cfg: EvalConfig, rng, recs: dict | None = None) -
     return out
 
 
-def eval_ablations(pipe, clips, conds, cfg: EvalConfig, rng, recs: dict | None = None) -> dict:
+def eval_ablations(pipe, clips, conds, cfg: EvalConfig, rng, recs: dict) -> dict:
     """The same clips with one visual stream replaced by its learned null embedding in the
     conditional branch too: which stream carries the timing."""
-    out, recs = {}, ({} if recs is None else recs)
+    out = {}
     for name, kw in (("no_sync", dict(drop_sync=True)), ("no_semantic", dict(drop_sem=True))):
         dropped = [replace(c, **kw) for c in conds]
         agg, _, _, recs[name] = _run_clips(pipe, clips, dropped, cfg.control_steps, cfg, rng)
@@ -631,26 +632,36 @@ def _row(name: str, d: dict, extra=()) -> str:
     return " ".join(cells)
 
 
+def _result_blocks(ev: dict) -> list[tuple[str, dict]]:
+    """(label, block) of the 5 s-clip rows: model by step count, controls, ablations, references."""
+    rows = [(f"model, {s} steps", d) for s, d in sorted(ev.get("steps", {}).items(), key=lambda kv: int(kv[0]))]
+    for sec, label in (("controls", "control"), ("ablations", "ablation"), ("reference", "reference")):
+        rows += [(f"{label}: {name}", d) for name, d in ev.get(sec, {}).items()]
+    return rows
+
+
+def _pct(change: dict, digits: int = 1) -> str:
+    """A `_change` as 'relative % [95 % interval]'."""
+    lo, hi = change["relative_ci95"]
+    return f"{100 * change['relative']:+.{digits}f}% [{100 * lo:+.0f}, {100 * hi:+.0f}]"
+
+
 def _paired_rows_text(ev: dict) -> list[str]:
     """The paired comparisons: relative change of R@50, P@50 and SWSD with 95 % intervals."""
     paired = ev.get("paired")
     if not paired:
         return []
     keys = (("R@50", "sync_recall_50ms"), ("P@50", "sync_precision_50ms"), ("SWSD", "swsd"))
-    cell = lambda d: f"{100 * d['relative']:+.1f}% [{100 * d['relative_ci95'][0]:+.0f}, {100 * d['relative_ci95'][1]:+.0f}]"  # noqa: E731
     lines = ["", "Paired on the same clips and noise: A/B - 1 [95 % clip-bootstrap interval]",
              " ".join([f"{'':<26}"] + [f"{h:>22}" for h, _ in keys])]
     for name, d in paired.items():
-        lines.append(" ".join([f"{name:<26}"] + [f"{cell(d[k]):>22}" for _, k in keys]))
+        lines.append(" ".join([f"{name:<26}"] + [f"{_pct(d[k]):>22}" for _, k in keys]))
     return lines
 
 
 def _kind_rows(ev: dict) -> list[str]:
     """Recall within ±50 ms per raw event, by event kind, for every block that has it."""
-    blocks = [(f"model, {k} steps", d) for k, d in sorted(ev.get("steps", {}).items(), key=lambda kv: int(kv[0]))]
-    blocks += [(f"{sec[:-1] if sec.endswith('s') else sec}: {k}", d)
-               for sec in ("controls", "ablations", "reference") for k, d in ev.get(sec, {}).items()]
-    blocks = [(name, d) for name, d in blocks if d.get("recall_50ms_by_kind")]
+    blocks = [(name, d) for name, d in _result_blocks(ev) if d.get("recall_50ms_by_kind")]
     if not blocks:
         return []
     kinds = sorted({k for _, d in blocks for k in d["recall_50ms_by_kind"]})
@@ -672,14 +683,7 @@ def format_table(ev: dict) -> str:
     if "steps" in ev or "controls" in ev or "reference" in ev:
         dur = ev.get("meta", {}).get("config", {}).get("duration", "?")
         lines += [f"Sync / quality ({dur} s held-out clips)", head(t_extra)]
-        for s, d in sorted(ev.get("steps", {}).items(), key=lambda kv: int(kv[0])):
-            lines.append(_row(f"model, {s} steps", d, t_extra))
-        for name, d in ev.get("controls", {}).items():
-            lines.append(_row(f"control: {name}", d, t_extra))
-        for name, d in ev.get("ablations", {}).items():
-            lines.append(_row(f"ablation: {name}", d, t_extra))
-        for name, d in ev.get("reference", {}).items():
-            lines.append(_row(f"reference: {name}", d, t_extra))
+        lines += [_row(name, d, t_extra) for name, d in _result_blocks(ev)]
         lines += _kind_rows(ev) + _paired_rows_text(ev)
     c_extra = [("SWSDown", "swsd_unseen", "{:.4f}")]
     for key, title in (("conditioning", "Audio conditioning, clips of one window"),
@@ -691,14 +695,11 @@ def format_table(ev: dict) -> str:
         span = (f" ({first['clip_seconds']:g} s clips, common tail {first['scored_from_s']:g}-"
                 f"{first['scored_to_s']:g} s; SWSDown = own unseen part)" if "clip_seconds" in first else "")
         lines += ["", title + span, head(c_extra)]
-        for k, d in sorted(block.items(), key=lambda kv: float(kv[0])):
-            lines.append(_row(f"reference {k} s", d, c_extra))
-        changes = [(k, d["swsd_unseen_vs_first"]) for k, d in sorted(block.items(), key=lambda kv: float(kv[0]))
-                   if "swsd_unseen_vs_first" in d]
+        refs = sorted(block.items(), key=lambda kv: float(kv[0]))
+        lines += [_row(f"reference {k} s", d, c_extra) for k, d in refs]
+        changes = [f"{k} s {_pct(d['swsd_unseen_vs_first'], 0)}" for k, d in refs if "swsd_unseen_vs_first" in d]
         if changes:
-            lines.append("SWSDown vs the shortest reference, paired [95 %]: " + "; ".join(
-                f"{k} s {100 * c['relative']:+.0f}% [{100 * c['relative_ci95'][0]:+.0f}, "
-                f"{100 * c['relative_ci95'][1]:+.0f}]" for k, c in changes))
+            lines.append("SWSDown vs the shortest reference, paired [95 %]: " + "; ".join(changes))
     lf = ev.get("long_form")
     if lf:
         lines += ["", f"Long form ({lf['clips']} x {lf['seconds']:g} s, {lf['steps']} steps; "
