@@ -46,6 +46,7 @@ class GeneratorRunConfig:
     workers: int = 0                  # clip-making processes (0: os.cpu_count())
     schedule: str = "constant"        # after warmup: "constant" or "cosine" (decay to 0 at `steps`)
     mask_max: int | None = None       # longest reference span in latent frames (None: TrainConfig's)
+    onset_weight: float = 0.0         # TrainConfig.onset_weight (0: the paper's unweighted loss)
 
 
 RUN_PRESETS = {
@@ -206,6 +207,9 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
     tcfg: TrainConfig = dataclasses.replace(TRAIN_PRESETS[run.objective], lr=run.lr)
     if run.mask_max is not None:
         tcfg = dataclasses.replace(tcfg, mask_max=run.mask_max)
+    if run.onset_weight < 0:
+        raise ValueError(f"onset_weight must be >= 0, got {run.onset_weight}")
+    tcfg = dataclasses.replace(tcfg, onset_weight=run.onset_weight)
     mesh = make_mesh()
     n_dev = mesh.shape["data"]
     batch = max(run.batch // n_dev, 1) * n_dev
@@ -304,12 +308,16 @@ def main(argv=None):
     p.add_argument("--clips", type=int, default=None)
     p.add_argument("--objective", choices=sorted(TRAIN_PRESETS), default=None)
     p.add_argument("--seed", type=int, default=None, help="run seed (also picks the training clips)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--onset-weight", type=float, default=None,
+                   help="weight transient frames more in the loss (0: the paper's loss)")
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--no-resume", action="store_true")
     a = p.parse_args(argv)
     run = RUN_PRESETS[a.preset]
     over = {k: v for k, v in dict(steps=a.steps, batch=a.batch, n_clips=a.clips, seed=a.seed,
-                                  objective=a.objective).items() if v is not None}
+                                  objective=a.objective, lr=a.lr,
+                                  onset_weight=a.onset_weight).items() if v is not None}
     run = dataclasses.replace(run, **over)
     from .encoders.pretrained import load_semantic, load_sync
     init = None

@@ -18,7 +18,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from .config import ModelConfig
 from .model import SalsaV
-from .objective import make_targets, masked_mse, sample_drops, sample_ref_mask
+from .objective import make_targets, masked_mse, onset_weights, sample_drops, sample_ref_mask
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class TrainConfig:
     mask_max: int = 88
     t_mean: float = 0.0
     t_std: float = 1.0
+    onset_weight: float = 0.0        # >0: transient frames weigh more in the loss (objective.onset_weights)
 
     def n_shortcut(self, batch_size: int) -> int:
         return int(round(batch_size * self.shortcut_frac))
@@ -106,7 +107,8 @@ def loss_fn(params, teacher_params, graphdef, batch: dict, key, tcfg: TrainConfi
     tg = make_targets(k_tgt, teacher, x1, ref_mask, conds, drops, tcfg.n_shortcut(b),
                       tcfg.shortcut_levels, tcfg.t_mean, tcfg.t_std)
     pred = apply(params, tg.x_t, tg.t, tg.d, ref_mask, *conds, *drops)
-    loss = masked_mse(pred, tg.target, ref_mask)
+    w = onset_weights(x1, tcfg.onset_weight) if tcfg.onset_weight > 0 else None   # (B, T_a)
+    loss = masked_mse(pred, tg.target, ref_mask, w)
     sc = tg.is_shortcut[:, None]
     metrics = dict(loss=loss,
                    flow_loss=masked_mse(pred, tg.target, ref_mask | sc),

@@ -100,3 +100,28 @@ def test_bootstrap_targets_carry_no_gradient(model, cfg):
     # ... while the teacher does shape the target (it is not a constant)
     p2 = jax.tree.map(lambda x: x * 1.1, params)
     assert float(target_sum(p2)) != float(target_sum(params))
+
+
+def test_onset_weights_favour_rises_and_keep_mean_one():
+    x1 = np.zeros((3, 40, 4), np.float32)
+    x1[0, 10:] = 2.0                      # one onset at frame 10
+    x1[1, 5:] = 1.0; x1[1, 25:] = 3.0     # two rises, the second larger
+    x1[1, 30:] = 0.0                      # a fall: not an onset
+    w = np.asarray(O.onset_weights(jnp.asarray(x1), 2.0))
+    np.testing.assert_allclose(w.mean(1), 1.0, rtol=1e-5)
+    assert w[0].argmax() == 10 and np.allclose(np.delete(w[0], 10), w[0, 0])
+    u = np.asarray(O.onset_weights(jnp.asarray(x1), 2.0, cap=100.0))   # uncapped: flux order
+    assert u[1, 25] > u[1, 5] > u[1, 30] and np.isclose(u[1, 30], u[1, 0])
+    assert np.isclose(w[1, 25], w[1, 5])                                # both at the cap
+    np.testing.assert_allclose(w[2], 1.0)          # no rise anywhere: the plain loss
+    np.testing.assert_allclose(np.asarray(O.onset_weights(jnp.asarray(x1), 0.0)), 1.0, rtol=1e-6)
+    assert w.max() <= (1 + 2.0 * 8.0) / (1 + 2.0 * 8.0 / 40) + 1e-4   # the cap bounds one frame
+
+
+def test_weighted_masked_mse_scales_frame_errors():
+    pred, tgt = jnp.ones((2, 6, 3)), jnp.zeros((2, 6, 3))
+    mask = jnp.zeros((2, 6), bool).at[:, 0].set(True)
+    assert float(O.masked_mse(pred, tgt, mask, jnp.ones((2, 6)))) == float(O.masked_mse(pred, tgt, mask))
+    w = jnp.ones((2, 6)).at[:, 3].set(4.0)
+    g = np.asarray(jax.grad(lambda p: O.masked_mse(p, tgt, mask, w))(pred))
+    np.testing.assert_allclose(g[:, 3], 4 * g[:, 2]) and np.testing.assert_array_equal(g[:, 0], 0)

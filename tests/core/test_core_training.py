@@ -31,6 +31,29 @@ def test_train_step_loss_goes_down(cfg):
     assert 0 < dist(state.ema, p0) < dist(state.params, p0)
 
 
+
+def test_onset_weight_reweights_the_loss_only(cfg):
+    """onset_weight > 0 changes the optimised loss, not the (unweighted) logged flow/shortcut
+    parts, on the same params, batch and key; the weighted run still learns."""
+    batch = make_batch(cfg, 8, 0.5, seed=0)
+    out = {}
+    for ow in (0.0, 2.0):
+        tcfg = TrainConfig(lr=3e-3, ema_decay=0.9, onset_weight=ow)
+        graphdef, state = init_train_state(cfg, tcfg, seed=0)
+        step = make_train_step(graphdef, tcfg)
+        losses = []
+        for i in range(30):
+            state, m = step(state, batch, jax.random.key(i % 4))
+            losses.append({k: float(v) for k, v in m.items()})
+        out[ow] = losses
+    first0, first2 = out[0.0][0], out[2.0][0]
+    assert first0["flow_loss"] == pytest.approx(first2["flow_loss"], rel=1e-6)
+    assert first0["shortcut_loss"] == pytest.approx(first2["shortcut_loss"], rel=1e-6)
+    assert abs(first0["loss"] - first2["loss"]) > 1e-3 * first0["loss"]
+    late = np.mean([m["loss"] for m in out[2.0][-6:]])
+    assert late < 0.8 * np.mean([m["loss"] for m in out[2.0][:6]])
+
+
 _SCRIPT = textwrap.dedent("""
     import json, sys, jax, numpy as np
     sys.path.insert(0, {tests!r})
