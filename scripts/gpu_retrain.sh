@@ -7,7 +7,8 @@
 # bundle.tar (report.json + history.json).
 # BUDGET_S (default 560) bounds the whole run: the generator trains for what is left after the
 # sweep, its clips and its feature cache, and its cosine schedule is cut to fit at GEN_RATE
-# steps/s. Sizes come from the environment, so the same script smoke-tests on the CPU:
+# steps/s; ONSET_WEIGHT (unset: the paper's loss) weights transient frames more. Sizes come
+# from the environment, so the same script smoke-tests on the CPU:
 #   OUT=/tmp/o PY=.venv/bin/python SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 \
 #     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash scripts/gpu_retrain.sh
 # Timings on an H100 (2026-11-26): 3,000 clips 19 s, feature cache 79 s, generator 43 steps/s
@@ -38,7 +39,7 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
   $PY scripts/train_bundle.py --out "$W/bundle" --init checkpoints/salsav-synthfoley "${SYNC[@]}" \
     --gen-preset gpu-finetune --clips "${GEN_CLIPS:-3000}" ${GEN_BATCH:+--batch $GEN_BATCH} \
     --gen-steps "${GEN_STEPS:-20000}" --gen-seconds 100000 --deadline "$left" \
-    --gen-rate "${GEN_RATE:-38}"
+    --gen-rate "${GEN_RATE:-38}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT}
   cp "$W"/bundle/pipeline/config.json "$W"/bundle/pipeline/model-*.safetensors "$OUT"/
   tar -C "$W/bundle" -cf "$OUT/bundle.tar" report.json pipeline/history.json
   date
