@@ -541,9 +541,23 @@ def paired_rows(recs: dict, cfg: EvalConfig) -> dict:
     return out
 
 
-def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
-    """All sections (minus cfg.skip) → the JSON-ready result dict."""
+def eval_baseline(baseline, clips, cfg: EvalConfig, recs: dict) -> tuple[dict, dict]:
+    """The step rows of another checkpoint on the same clips, captions and noise (its own
+    encoders read the video), and each step count paired against it: "8 steps vs baseline"."""
+    conds = [_conditions(baseline, c.frames, c.caption, cfg) for c in clips]
+    b_recs: dict = {}
+    rows = eval_steps(baseline, clips, conds, cfg, np.random.default_rng(0), b_recs)
+    paired = {f"{s} steps vs baseline": paired_change(recs[str(s)], b_recs[str(s)]) for s in cfg.steps}
+    return rows, paired
+
+
+def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "", baseline=None,
+             baseline_name: str = "") -> dict:
+    """All sections (minus cfg.skip) → the JSON-ready result dict. With `baseline` (a
+    Pipeline) the step rows are also run on it and paired against the model's."""
     cfg.check()
+    if baseline is not None and "steps" in cfg.skip:
+        raise EvalError("a baseline is compared on the step rows: do not skip 'steps'")
     if "conditioning" not in cfg.skip:
         check_unseen_tail(pipe.cfg.window_seconds, cfg.cond_refs, "the model's window")
     t_all = time.perf_counter()
@@ -559,7 +573,12 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
     if "controls" not in cfg.skip:
         ev["controls"] = eval_controls(pipe, clips, cfg, rng, recs)
         ev["ablations"] = eval_ablations(pipe, clips, conds, cfg, rng, recs)
-    if paired := paired_rows(recs, cfg):
+    paired = paired_rows(recs, cfg)
+    if baseline is not None:
+        rows, vs = eval_baseline(baseline, clips, cfg, recs)
+        ev["baseline"] = {"checkpoint": baseline_name, "steps": rows}
+        paired.update(vs)
+    if paired:
         ev["paired"] = paired
     if "reference" not in cfg.skip:
         ev["reference"] = eval_reference(pipe, clips, cfg, rng)
@@ -608,6 +627,8 @@ def run_eval(pipe, cfg: EvalConfig, checkpoint: str = "") -> dict:
                     "replacement) of the pooled numbers",
             "paired": "A vs B on the same clips and noise: relative change A/B - 1 and difference "
                       "A - B, with 95 % intervals from a paired clip bootstrap",
+            "baseline": "--baseline: another checkpoint's step rows on the same clips, captions "
+                        "and noise (its own encoders read the video); paired as 'N steps vs baseline'",
         },
     }
     return ev
@@ -634,7 +655,9 @@ def _row(name: str, d: dict, extra=()) -> str:
 
 def _result_blocks(ev: dict) -> list[tuple[str, dict]]:
     """(label, block) of the 5 s-clip rows: model by step count, controls, ablations, references."""
-    rows = [(f"model, {s} steps", d) for s, d in sorted(ev.get("steps", {}).items(), key=lambda kv: int(kv[0]))]
+    by_steps = lambda block: sorted(block.items(), key=lambda kv: int(kv[0]))   # noqa: E731
+    rows = [(f"model, {s} steps", d) for s, d in by_steps(ev.get("steps", {}))]
+    rows += [(f"baseline, {s} steps", d) for s, d in by_steps(ev.get("baseline", {}).get("steps", {}))]
     for sec, label in (("controls", "control"), ("ablations", "ablation"), ("reference", "reference")):
         rows += [(f"{label}: {name}", d) for name, d in ev.get(sec, {}).items()]
     return rows
@@ -732,6 +755,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=sampler.SCHEDULES, default=d.schedule,
                    help="sampler step sizes (uniform: the paper's)")
     p.add_argument("--out", default=None, help="write the JSON here")
+    p.add_argument("--baseline", default=None,
+                   help="another checkpoint to run the step rows on too, paired against this one "
+                        "(same clips and noise): is a new checkpoint better?")
     p.add_argument("--seed0", type=int, default=d.seed0, help="first held-out clip seed (>= 10**9)")
     p.add_argument("--duration", type=float, default=d.duration, help="seconds per clip")
     p.add_argument("--control-steps", type=int, default=d.control_steps)
@@ -782,8 +808,13 @@ def main(argv=None) -> int:
     ckpt = a.checkpoint or DEFAULT_CHECKPOINT
     _log(f"loading {ckpt}")
     pipe = Pipeline.from_pretrained(ckpt)
+    baseline = None
+    if a.baseline:
+        _log(f"loading the baseline {a.baseline}")
+        baseline = Pipeline.from_pretrained(a.baseline)
     try:
-        ev = _jsonable(run_eval(pipe, cfg, checkpoint=str(ckpt)))
+        ev = _jsonable(run_eval(pipe, cfg, checkpoint=str(ckpt), baseline=baseline,
+                                baseline_name=str(a.baseline or "")))
     except EvalError as e:
         print(f"salsav eval: {e}", file=sys.stderr)
         return 2

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # One GPU lease: fine-tune the bundled generator on a (new) sync model's features.
-# The sync model is SYNC_DIR if given (e.g. one fine-tuned on the CPU, carried along), else the
+# The sync model is SYNC_DIR if given (e.g. one fine-tuned on the CPU, carried along; "init"
+# keeps the bundled one, so the whole budget goes to the generator), else the
 # best of a sweep of sync-model variants by the event probe (scripts/sync_sweep.py; set
 # SWEEP_INIT to fine-tune them from a trained model). Writes into $OUT (at most 8 files):
 # log.txt, sweep.tar (sweep only), the new pipeline (config.json + 4 safetensors shards) and
 # bundle.tar (report.json + history.json).
 # BUDGET_S (default 560) bounds the whole run: the generator trains for what is left after the
 # sweep, its clips and its feature cache, and its cosine schedule is cut to fit at GEN_RATE
-# steps/s; ONSET_WEIGHT (unset: the paper's loss) weights transient frames more. Sizes come
+# steps/s; ONSET_WEIGHT (unset: the paper's loss) weights transient frames more; GEN_SEED picks
+# other training clips than the preset's (the same seed and count give the same clips). Sizes come
 # from the environment, so the same script smoke-tests on the CPU:
 #   OUT=/tmp/o PY=.venv/bin/python SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 \
 #     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash scripts/gpu_retrain.sh
@@ -21,7 +23,9 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
 {
   date; nvidia-smi -L 2>/dev/null
   SYNC=()
-  if [ -n "${SYNC_DIR:-}" ]; then
+  if [ "${SYNC_DIR:-}" = init ]; then
+    :                                     # keep the bundled sync model: no sweep
+  elif [ -n "${SYNC_DIR:-}" ]; then
     SYNC=(--sync "$SYNC_DIR")
   else
     $PY scripts/sync_sweep.py --out "$W/sweep" --variants "${VARIANTS:-dense,wide-dense}" \
@@ -39,7 +43,8 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
   $PY scripts/train_bundle.py --out "$W/bundle" --init checkpoints/salsav-synthfoley "${SYNC[@]}" \
     --gen-preset gpu-finetune --clips "${GEN_CLIPS:-3000}" ${GEN_BATCH:+--batch $GEN_BATCH} \
     --gen-steps "${GEN_STEPS:-20000}" --gen-seconds 100000 --deadline "$left" \
-    --gen-rate "${GEN_RATE:-38}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT}
+    --gen-rate "${GEN_RATE:-38}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT} \
+    ${GEN_SEED:+--seed $GEN_SEED}
   cp "$W"/bundle/pipeline/config.json "$W"/bundle/pipeline/model-*.safetensors "$OUT"/
   tar -C "$W/bundle" -cf "$OUT/bundle.tar" report.json pipeline/history.json
   date

@@ -31,6 +31,8 @@ def main(argv=None):
     p.add_argument("--sem-steps", type=int, default=100000)
     p.add_argument("--sync-steps", type=int, default=100000)
     p.add_argument("--gen-steps", type=int, default=None, help="default: the preset's")
+    p.add_argument("--seed", type=int, default=None,
+                   help="generator run seed, which also picks the training clips (default: the preset's)")
     p.add_argument("--onset-weight", type=float, default=None,
                    help="transient-weighted generator loss (TrainConfig.onset_weight; default: the preset's)")
     p.add_argument("--sem-seconds", type=float, default=75)
@@ -73,7 +75,7 @@ def main(argv=None):
         from salsav_core.train_generator import preset_name
         init = Pipeline.from_pretrained(a.init)
         a.model = preset_name(init.cfg)
-    over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps,
+    over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps, seed=a.seed,
                                   onset_weight=a.onset_weight).items() if v is not None}
     run = dataclasses.replace(run, n_clips=a.clips, **over)
     duration = model_preset(run.model).window_seconds

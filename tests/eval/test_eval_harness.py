@@ -126,6 +126,40 @@ def test_skip_and_bad_args(tiny_checkpoint, tmp_path, capsys):
     assert "window" in capsys.readouterr().err
 
 
+def test_baseline_is_paired_on_the_same_clips_and_noise(tiny_checkpoint, tmp_path, capsys):
+    import json
+    from salsav_core.pipeline import Pipeline
+    other = tmp_path / "other"
+    pipe = Pipeline.random_init("test", "tiny", seed=5)
+    out_kernel = pipe.generator.final.out.kernel      # zero at init (adaLN-zero): make it speak
+    out_kernel[...] = 0.5 * np.random.default_rng(0).normal(size=out_kernel.shape).astype(np.float32)
+    pipe.save_pretrained(other)
+    args = ["--checkpoint", str(tiny_checkpoint), "--clips", "2", "--steps", "1", "--duration", "1.0",
+            "--skip", "long,conditioning,controls,reference", "--chance-shifts", "2"]
+    keys = ("sync_recall_50ms", "sync_precision_50ms", "swsd")
+    runs = {}
+    for name, base in (("self", tiny_checkpoint), ("other", other)):
+        out = tmp_path / f"{name}.json"
+        assert E.main(args + ["--baseline", str(base), "--out", str(out)]) == 0
+        runs[name] = json.loads(out.read_text())
+        assert "baseline, 1 steps" in capsys.readouterr().out
+    ev = runs["self"]          # against itself: same audio, so every paired difference is 0
+    assert ev["baseline"]["checkpoint"] == str(tiny_checkpoint)
+    for k in keys:
+        assert ev["baseline"]["steps"]["1"][k] == ev["steps"]["1"][k]
+        d = ev["paired"]["1 steps vs baseline"][k]
+        assert d["difference"] == 0 and d["difference_ci95"] == [0, 0]
+    ev = runs["other"]         # another init: the model rows are unchanged, the baseline's differ
+    assert [ev["steps"]["1"][k] for k in keys] == [runs["self"]["steps"]["1"][k] for k in keys]
+    assert ev["baseline"]["steps"]["1"]["swsd"] != ev["steps"]["1"]["swsd"]
+    d = ev["paired"]["1 steps vs baseline"]["swsd"]
+    assert d["difference"] == pytest.approx(ev["steps"]["1"]["swsd"] - ev["baseline"]["steps"]["1"]["swsd"])
+    # the baseline is compared on the step rows, which cannot be skipped then
+    assert E.main(args[:-4] + ["--skip", "steps,long,conditioning,controls,reference",
+                               "--baseline", str(other)]) == 2
+    assert "baseline" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- pure functions
 
 def _clicks(times, dur=3.0, sr=SAMPLE_RATE):
