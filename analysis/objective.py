@@ -156,4 +156,14 @@ def claims(ev: dict) -> pd.DataFrame:
             rows.append({"claim": f"swsd on the unseen tail: reference {r.reference_s:g} s vs none",
                          "value_ref": r.swsd, "value_none": base,
                          "relative_gap": (r.swsd - base) / base if base else float("nan")})
+    for section, where in (("conditioning", "one window"), ("conditioning_long", "across windows")):
+        refs = sorted((_num(k), v) for k, v in (ev.get(section) or {}).items() if isinstance(v, dict))
+        for ref, d in refs:        # paired against the shortest reference on the same clips and noise
+            ch = d.get("swsd_unseen_vs_first")
+            if isinstance(ch, dict):
+                lo, hi = ch.get("relative_ci95") or [None, None]
+                rows.append({"claim": f"swsd on its own unseen part ({where}): reference {ref:g} s vs none",
+                             "value_ref": ch.get("a"), "value_none": ch.get("b"),
+                             "relative_gap": ch.get("relative"), "relative_ci95_lo": lo,
+                             "relative_ci95_hi": hi})
     return pd.DataFrame(rows)

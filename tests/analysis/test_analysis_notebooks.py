@@ -98,3 +98,10 @@ def test_objective_tables_read_defensively():
     assert pt.loc[("8 vs 32 steps", "sync_recall_50ms"), "difference_hi"] == 0.02
     cl = objective.claims(ev).set_index("claim")
     assert cl.loc["sync_recall_50ms: 8 vs 32 steps", "relative_ci95_lo"] == -0.1
+    assert not cl.index.str.contains("own unseen part").any()     # no paired conditioning yet
+    cond = {k: dict(v) for k, v in EVAL["conditioning"].items()}
+    last = max(cond, key=float)
+    cond[last]["swsd_unseen_vs_first"] = dict(rec, a=1.1, b=1.5, relative=-0.27, relative_ci95=[-0.4, -0.1])
+    cl = objective.claims(dict(EVAL, conditioning=cond)).set_index("claim")
+    row = cl.loc[f"swsd on its own unseen part (one window): reference {float(last):g} s vs none"]
+    assert (row["value_ref"], row["value_none"], row["relative_ci95_hi"]) == (1.1, 1.5, -0.1)
