@@ -157,7 +157,8 @@ def claims(ev: dict) -> pd.DataFrame:
                          "value_ref": r.swsd, "value_none": base,
                          "relative_gap": (r.swsd - base) / base if base else float("nan")})
     for section, where in (("conditioning", "one window"), ("conditioning_long", "across windows")):
-        refs = sorted((_num(k), v) for k, v in (ev.get(section) or {}).items() if isinstance(v, dict))
+        refs = sorted(((_num(k), v) for k, v in (ev.get(section) or {}).items()
+                       if isinstance(v, dict) and not isinstance(_num(k), str)), key=lambda kv: kv[0])
         for ref, d in refs:        # paired against the shortest reference on the same clips and noise
             ch = d.get("swsd_unseen_vs_first")
             if isinstance(ch, dict):
