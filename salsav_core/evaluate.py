@@ -436,7 +436,7 @@ def eval_conditioning(pipe, cfg: EvalConfig, rng, seconds: float | None = None,
     conds = [_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
     out = {}
     base = None                                   # (records, own SWSD) of the first reference
-    for L in cfg.cond_refs:
+    for L in sorted(cfg.cond_refs):               # the first is the shortest: the paired base
         recs, tw, gw, own = [], [], [], []
         for i, (clip, cond) in enumerate(zip(clips, conds)):
             ref = pipe.codec.encode(clip.audio[:int(round(L * SR))], SR) if L > 0 else None

@@ -124,4 +124,5 @@ def test_weighted_masked_mse_scales_frame_errors():
     assert float(O.masked_mse(pred, tgt, mask, jnp.ones((2, 6)))) == float(O.masked_mse(pred, tgt, mask))
     w = jnp.ones((2, 6)).at[:, 3].set(4.0)
     g = np.asarray(jax.grad(lambda p: O.masked_mse(p, tgt, mask, w))(pred))
-    np.testing.assert_allclose(g[:, 3], 4 * g[:, 2]) and np.testing.assert_array_equal(g[:, 0], 0)
+    np.testing.assert_allclose(g[:, 3], 4 * g[:, 2])
+    np.testing.assert_array_equal(g[:, 0], 0)
