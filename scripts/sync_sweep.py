@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # SyncConfig overrides of the `cpu` preset. Bigger batches: more clips, more snippets of each
 # (the same-clip snippets are the hard negatives); `hires` sees the frames at their native
-# 64 px; `dense` adds the per-frame SigLIP term; `hop8` reads v_syn from overlapping snippets
+# 64 px (from a 32 px --init, its position grid is resized); `dense` adds the per-frame SigLIP term; `hop8` reads v_syn from overlapping snippets
 # (inference only: training sees single snippets either way); `shift` adds the within-snippet
 # term against randomly shifted audio.
 VARIANTS = {
@@ -48,6 +48,7 @@ VARIANTS = {
     "dense": {"dense_weight": 1.0},
     "dense-hop8": {"dense_weight": 1.0, "feature_hop": 8},
     "shift-dense-hop8": {"dense_weight": 1.0, "shift_weight": 1.0, "feature_hop": 8},
+    "hires-shift-dense-hop8": {"image_size": 64, "dense_weight": 1.0, "shift_weight": 1.0, "feature_hop": 8},
     "wide-dense": {"dense_weight": 1.0, "clips_per_batch": 8, "snippets_per_clip": 16},
 }
 

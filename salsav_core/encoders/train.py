@@ -238,15 +238,37 @@ def train_semantic(preset="cpu", steps: int = 2000, out_dir: str | None = None, 
                   resume, seed, log_every, make_clip, progress, max_seconds)
 
 
+def transfer_sync_params(src: SyncModel, dst: SyncModel):
+    """`src`'s params shaped for `dst` (a copy): equal shapes are copied; the spatial position
+    grid is resized (bilinear) when only `image_size` differs, so that a model trained on
+    32 px frames can start a 64 px one. Any other mismatch is an error."""
+    g_src = src.cfg.image_size // src.cfg.patch
+    g_dst = dst.cfg.image_size // dst.cfg.patch
+    want = nnx.state(dst, nnx.Param)
+
+    def fit(path, a, b):
+        if a.shape == b.shape:
+            return jnp.copy(a)
+        keys = [str(getattr(k, "key", getattr(k, "name", k))) for k in path]
+        name = "/".join(keys)
+        if "pos_space" in keys:
+            grid = a.reshape(a.shape[0], g_src, g_src, a.shape[-1])                    # (1, g, g, d)
+            return jax.image.resize(grid, (a.shape[0], g_dst, g_dst, a.shape[-1]),
+                                    "bilinear").reshape(b.shape)
+        raise ValueError(f"init param {name} has shape {a.shape}, the model wants {b.shape}")
+    return jax.tree_util.tree_map_with_path(fit, nnx.state(src, nnx.Param), want)
+
+
 def train_sync(preset="cpu", steps: int = 2000, out_dir: str | None = None, resume: bool = True,
                seed: int = 0, log_every: int = 50, make_clip=None, progress: bool = True,
                max_seconds: float | None = None, init: SyncModel | None = None):
     """Train (or resume) the sync model; returns (model, metrics). `init`: a trained SyncModel
-    of the same shape to start from (fine-tuning, e.g. with another loss)."""
+    to start from (fine-tuning, e.g. with another loss); it may differ in `image_size` only
+    (`transfer_sync_params`)."""
     cfg = sync_preset(preset) if isinstance(preset, str) else preset
     model = SyncModel(cfg, nnx.Rngs(seed))
     if init is not None:
-        nnx.update(model, jax.tree.map(jnp.copy, nnx.state(init, nnx.Param)))
+        nnx.update(model, transfer_sync_params(init, model))
     return _train("sync", model, cfg, sync_loss, sync_item, sync_batch, steps, out_dir, resume, seed,
                   log_every, make_clip, progress, max_seconds)
 

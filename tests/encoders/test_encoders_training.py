@@ -83,3 +83,34 @@ def test_sync_shift_loss_trains(tmp_path):
     plain, mp = train_sync("tiny", 1, None, progress=False)
     assert m["first_loss"] > mp["first_loss"]          # the shift term adds to the snippet loss
     assert load_sync(str(tmp_path / "shift")).cfg.shift_weight == 1.0
+
+
+def test_sync_init_across_image_sizes():
+    """A 32 px sync model starts a 64 px one: every other param is copied, the spatial
+    position grid is resized (a linear ramp along the grid stays a ramp), and any other shape
+    mismatch is refused."""
+    import dataclasses
+
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from salsav_core.encoders.presets import sync_preset
+    from salsav_core.encoders.sync import SyncModel
+    from salsav_core.encoders.train import transfer_sync_params
+    small = sync_preset("tiny")                                   # 32 px, patch 16: 2x2 grid
+    src = SyncModel(small, nnx.Rngs(1))
+    ramp = jnp.broadcast_to(jnp.arange(2.0)[None, :, None, None], (1, 2, 2, small.dim))
+    src.video.pos_space[...] = ramp.reshape(1, 4, small.dim)
+    dst = SyncModel(dataclasses.replace(small, image_size=64), nnx.Rngs(2))   # 4x4 grid
+    nnx.update(dst, transfer_sync_params(src, dst))
+    np.testing.assert_array_equal(dst.video.embed.kernel[...], src.video.embed.kernel[...])
+    np.testing.assert_array_equal(dst.audio.pos[...], src.audio.pos[...])
+    grid = np.asarray(dst.video.pos_space[...]).reshape(4, 4, small.dim)
+    assert grid.shape == (4, 4, small.dim)                        # the ramp runs down the rows
+    assert np.allclose(grid[0], 0) and np.allclose(grid[-1], 1) and 0 < grid[1, 0, 0] < grid[2, 0, 0] < 1
+    assert np.allclose(grid[:, 0], grid[:, 3])
+    frames = np.random.default_rng(0).integers(0, 255, (16, 64, 64, 3), np.uint8)
+    assert dst.video_features(frames).shape == (16, small.dim)
+    other = SyncModel(dataclasses.replace(small, dim=48), nnx.Rngs(3))
+    with pytest.raises(ValueError, match="shape"):
+        transfer_sync_params(src, other)
