@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # SyncConfig overrides of the `cpu` preset. Bigger batches: more clips, more snippets of each
 # (the same-clip snippets are the hard negatives); `hires` sees the frames at their native
-# 64 px (from a 32 px --init, its position grid is resized); `dense` adds the per-frame SigLIP term; `hop8` reads v_syn from overlapping snippets
-# (inference only: training sees single snippets either way); `shift` adds the within-snippet
-# term against randomly shifted audio.
+# 64 px (from a 32 px --init, its position grid is resized); `dense` adds the per-frame SigLIP
+# term; `hop8` reads v_syn from overlapping snippets (inference only: training sees single
+# snippets either way); `shift` adds the within-snippet term against randomly shifted audio.
 VARIANTS = {
     "base": {},
     "wide": {"clips_per_batch": 8, "snippets_per_clip": 16},
