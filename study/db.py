@@ -16,12 +16,12 @@ from typing import Iterator
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-    create_engine, event, inspect, select,
+    create_engine, event, false, inspect, select, text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class SchemaMismatchError(RuntimeError):
@@ -49,6 +49,8 @@ class Study(Base):
     # axes, scale, trials_per_participant, instructions, consent, require_play, ... (manifest)
     config: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # no new participants
+    max_participants: Mapped[int | None] = mapped_column(Integer, nullable=True)  # cap (completed + active)
     systems: Mapped[list[System]] = relationship(back_populates="study")
     clips: Mapped[list[Clip]] = relationship(back_populates="study")
 
@@ -69,8 +71,9 @@ class Clip(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    video_path: Mapped[str] = mapped_column(Text)
+    video_path: Mapped[str] = mapped_column(Text)  # the normalised copy (no audio stream) that is served
     duration: Mapped[float] = mapped_column(Float)
+    source_path: Mapped[str | None] = mapped_column(Text, nullable=True)  # the file the manifest named
     study: Mapped[Study] = relationship(back_populates="clips")
     tracks: Mapped[list[Track]] = relationship(back_populates="clip")
 
@@ -85,15 +88,20 @@ class Track(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), index=True)
     system_id: Mapped[int | None] = mapped_column(ForeignKey("system.id", ondelete="CASCADE"), nullable=True)
-    audio_path: Mapped[str] = mapped_column(Text)
+    audio_path: Mapped[str] = mapped_column(Text)  # the normalised copy that is served
     duration: Mapped[float] = mapped_column(Float)
     check_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    source_path: Mapped[str | None] = mapped_column(Text, nullable=True)  # the file the manifest named
+    # what normalisation did: source format / rate / channels / duration, loudness in and out, trim
+    media_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     clip: Mapped[Clip] = relationship(back_populates="tracks")
     system: Mapped[System | None] = relationship()
 
 
 class Participant(Base):
     __tablename__ = "participant"
+    # one participant per PROLIFIC_PID and study (NULLs are distinct: anonymous participants)
+    __table_args__ = (UniqueConstraint("study_id", "external_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)  # secret; cookie / URL
@@ -108,6 +116,8 @@ class Participant(Base):
     completion_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     exclusion_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # admin walk-through
+    last_active_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # for balance
     trials: Mapped[list[Trial]] = relationship(back_populates="participant", order_by="Trial.order")
 
 
@@ -120,6 +130,9 @@ class Trial(Base):
     order: Mapped[int] = mapped_column(Integer)
     is_attention: Mapped[bool] = mapped_column(Boolean, default=False)
     video_token: Mapped[str] = mapped_column(String(64), unique=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)  # random; the only id a browser sees
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # first shown
+    last_beat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # last listening report
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     participant: Mapped[Participant] = relationship(back_populates="trials")
     clip: Mapped[Clip] = relationship()
@@ -136,6 +149,9 @@ class TrialItem(Base):
     label: Mapped[str] = mapped_column(String(4))
     track_id: Mapped[int] = mapped_column(ForeignKey("track.id", ondelete="CASCADE"))
     media_token: Mapped[str] = mapped_column(String(64), unique=True)
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # first media fetch
+    listened_s: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))  # credited play time
+    plays: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # play segments started
     trial: Mapped[Trial] = relationship(back_populates="items")
     track: Mapped[Track] = relationship()
 
@@ -150,6 +166,20 @@ class Rating(Base):
     score: Mapped[int] = mapped_column(Integer)
     rated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     trial: Mapped[Trial] = relationship(back_populates="ratings")
+
+
+class ListenEvent(Base):
+    """The listening log: media fetches and the player's play / beat / end reports per trial.
+
+    label is None for the video; seconds is the play time the server credited (None for a fetch).
+    """
+    __tablename__ = "listen_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # fetch | play | beat | end
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # --------------------------------------------------------------------------- engine

@@ -116,7 +116,7 @@ def create_participant(session: Session, study_id: int, external_id: str | None 
     session.add(p)
     for order, plan in enumerate(plans):
         trial = db.Trial(participant=p, clip_id=plan.clip_id, order=order, is_attention=plan.is_attention,
-                         video_token=design.new_token())
+                         video_token=design.new_token(), public_id=design.new_token(18))
         session.add(trial)
         for label, track_id in plan.mapping.items():
             session.add(db.TrialItem(trial=trial, label=label, track_id=track_id,
