@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from typing import Iterator
 
 from sqlalchemy import (
@@ -20,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from . import migrations
 
 SCHEMA_VERSION = 2
 
@@ -184,6 +187,14 @@ class ListenEvent(Base):
 
 # --------------------------------------------------------------------------- engine
 
+def normalize_url(url: str) -> str:
+    """`postgresql://` and `postgres://` URLs go through psycopg 3 (the `postgres` install extra)."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -201,42 +212,83 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
-    """Engine for `url` (e.g. ``sqlite:///study.db``), schema created or checked.
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _on_connect(_dialect, _rec, _cargs, cparams):
+        # names each worker process in pg_stat_activity (set at connect time: workers are spawned)
+        cparams.setdefault("application_name", f"salsav-study:{os.getpid()}")
 
-    Raises SchemaMismatchError if the database holds another schema version.
+
+def make_engine(url: str, *, create: bool = True, upgrade: bool = False) -> Engine:
+    """Engine for `url` (e.g. ``sqlite:///study.db``, ``postgresql://user@host/db``), schema checked.
+
+    An empty database gets the schema through the Alembic migrations (unless `create=False`);
+    `upgrade=True` also upgrades an older one (`python -m study upgrade`). Then the guard:
+    SchemaMismatchError unless the database is at the newest revision and SCHEMA_VERSION.
     """
-    kwargs = {}
+    url = normalize_url(url)
+    kwargs: dict = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif url.startswith("postgresql"):
+        # one pool per worker process; pre-ping drops connections a database restart has closed
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
-    init_schema(engine, create=create)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgres(engine)
+    init_schema(engine, create=create, upgrade=upgrade)
     return engine
 
 
-def init_schema(engine: Engine, *, create: bool = True) -> None:
-    insp = inspect(engine)
-    tables = set(insp.get_table_names())
-    if SchemaInfo.__tablename__ in tables:
-        with Session(engine) as s:
-            versions = s.scalars(select(SchemaInfo.version)).all()
-        if versions != [SCHEMA_VERSION]:
-            raise SchemaMismatchError(
-                f"database {engine.url!r} has study schema version {versions}, this code needs "
-                f"[{SCHEMA_VERSION}]; export its ratings with the matching version or use a new database")
-        return
-    ours = {t.name for t in Base.metadata.sorted_tables} - {SchemaInfo.__tablename__}
-    if tables & ours:
+def _name(engine: Engine) -> str:
+    return repr(engine.url.render_as_string(hide_password=True))
+
+
+def init_schema(engine: Engine, *, create: bool = True, upgrade: bool = False) -> None:
+    """Create (empty database) or upgrade (`upgrade=True`) through Alembic, then `check_schema`.
+
+    An empty database gets the models' tables stamped as the newest revision (Alembic's recipe
+    for a new database; tests check that the revisions build the same schema).
+    """
+    tables = set(inspect(engine).get_table_names())
+    ours = {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
+    if not tables & ours:
+        if not create:
+            raise SchemaMismatchError(f"database {_name(engine)} holds no study schema")
+        with engine.begin() as conn:  # the models are the newest revision: create them and stamp it
+            Base.metadata.create_all(conn)
+            conn.execute(SchemaInfo.__table__.insert().values(id=1, version=SCHEMA_VERSION))
+            migrations.stamp(conn, "head")
+    elif upgrade and (migrations.current_revision(engine) in migrations.known_revisions()
+                      or migrations.is_legacy(engine)):
+        migrations.upgrade(engine)
+    check_schema(engine)
+
+
+def check_schema(engine: Engine) -> None:
+    """The guard: the database is at the newest Alembic revision and holds SCHEMA_VERSION."""
+    rev, head = migrations.current_revision(engine), migrations.head_revision()
+    upgrade_hint = "upgrade it with: python -m study upgrade --db URL (back it up first)"
+    if rev is None:
+        if migrations.is_legacy(engine):
+            raise SchemaMismatchError(f"database {_name(engine)} was made by an older version of the study "
+                                      f"platform (schema version 1); {upgrade_hint}")
+        raise SchemaMismatchError(f"database {_name(engine)} has study tables but no schema revision; "
+                                  "it was not made by this version of the study platform")
+    if rev != head:
+        if rev in migrations.known_revisions():
+            raise SchemaMismatchError(f"database {_name(engine)} is at study schema revision {rev}, this "
+                                      f"code needs {head}; {upgrade_hint}")
+        raise SchemaMismatchError(f"database {_name(engine)} is at study schema revision {rev!r}, which this "
+                                  "code does not know (made by a newer version?); use the matching version")
+    with Session(engine) as s:
+        versions = s.scalars(select(SchemaInfo.version)).all()
+    if versions != [SCHEMA_VERSION]:
         raise SchemaMismatchError(
-            f"database {engine.url!r} has study tables {sorted(tables & ours)} but no schema version "
-            "table; it was not made by this version of the study platform")
-    if not create:
-        raise SchemaMismatchError(f"database {engine.url!r} holds no study schema")
-    Base.metadata.create_all(engine)
-    with write_session(engine) as s:
-        s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
+            f"database {_name(engine)} has study schema version {versions}, this code needs "
+            f"[{SCHEMA_VERSION}]; export its ratings with the matching version or use a new database")
 
 
 @contextlib.contextmanager
