@@ -1,4 +1,4 @@
-"""Command line: python -m study {create,export,serve,build} ..."""
+"""Command line: python -m study {create,export,serve,upgrade,build} ..."""
 
 from __future__ import annotations
 
@@ -23,11 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=7861)
     s.add_argument("--study", default=None)
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes (several need a shared database server: PostgreSQL)")
+    u = sub.add_parser("upgrade", help="create or upgrade a database's schema (Alembic migrations)")
+    u.add_argument("--db", default="sqlite:///study.db")
     b = sub.add_parser("build", help="generate tracks for model variants and write a manifest")
     b.add_argument("--config", required=True)
     a = ap.parse_args(argv)
 
-    from . import db, service
+    from . import db, migrations, service
     from .manifest import ManifestError, load_manifest, parse_manifest, validate_media
 
     try:
@@ -47,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             service.write_export(df, a.out)
             print(f"wrote {len(df)} scores to {a.out}")
         elif a.cmd == "serve":
-            import uvicorn
-
-            from .settings import StudySettings
-            from .web import create_app
-            uvicorn.run(create_app(StudySettings(db_url=a.db, study=a.study)), host=a.host, port=a.port,
-                        log_level="warning")
+            from .serving import serve
+            serve(a.db, host=a.host, port=a.port, workers=a.workers, study=a.study)
+        elif a.cmd == "upgrade":
+            engine = db.make_engine(a.db, upgrade=True)
+            print(f"{engine.url.render_as_string(hide_password=True)}: study schema at revision "
+                  f"{migrations.current_revision(engine)} (schema version {db.SCHEMA_VERSION})")
         elif a.cmd == "build":
             from .build import build
             path = build(a.config)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,33 @@ class ServerThread:
     def stop(self):
         self.server.should_exit = True
         self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for the session (Debian's `postgresql` package, see postgres.py).
+
+    Skips when the server binaries are absent, unless SALSAV_REQUIRE_POSTGRES=1 (CI), where it fails.
+    """
+    from tests.study.postgres import PostgresServer, find_bin_dir
+    if find_bin_dir() is None:
+        msg = "PostgreSQL server binaries (initdb, pg_ctl) not found; apt-get install postgresql"
+        if os.environ.get("SALSAV_REQUIRE_POSTGRES") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    srv = PostgresServer.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty study database: once a SQLite file, once a database on `pg_server`."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'study.db'}"
+        return
+    srv = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = srv.create_database(name)
+    yield url
+    srv.drop_database(name)
