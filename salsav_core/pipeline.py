@@ -242,10 +242,10 @@ class Pipeline:
         if latent_frames(duration) < 1:
             raise GenerationError("the video is too short to generate audio for")
         try:
-            frames8 = video_io.read_frames(str(video), SEM_FPS, self.semantic.cfg.image_size,
-                                           start=start, duration=duration)
-            frames24 = video_io.read_frames(str(video), SYNC_FPS, self.sync.cfg.image_size,
-                                            start=start, duration=duration)
+            frames8, frames24 = video_io.read_streams(            # one decode pass
+                str(video), [(SEM_FPS, self.semantic.cfg.image_size),
+                             (SYNC_FPS, self.sync.cfg.image_size)],
+                start=start, duration=duration, info=info)
         except video_io.VideoError as e:
             raise GenerationError(str(e)) from None
         if len(frames8) == 0 or len(frames24) == 0:

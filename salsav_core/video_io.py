@@ -1,35 +1,32 @@
-"""Video I/O through the ffmpeg that imageio-ffmpeg bundles (moviepy parses the header).
+"""Video input through PyAV (in process: no subprocess start-up, one decode pass).
 
-- `probe(path)` → VideoInfo (duration of the *video stream*, fps, displayed size, audio?).
-- `read_frames(path, fps, size, start, duration)` → (T, size, size, 3) uint8, frame i is the
-  source frame on screen at start + i/fps (the last one with pts ≤ that time), for any
-  source rate, VFR included; ffmpeg applies rotation metadata (autorotate), then the
-  shorter side is scaled to `size` and the centre cropped.
-- `read_audio(path, sr)` → (n,) float32 mono (channels averaged) or None.
-- `mux(video, wave, sr, out)` → the original video stream copied, the wave as AAC, trimmed
-  or padded to the video stream's duration (re-encodes the video only if copying fails).
+- `probe(path)` → VideoInfo (duration of the *video stream* from its packets' timestamps, so a
+  webm written as a stream, with no duration in its header, works; fps, displayed size, audio?).
+- `read_streams(path, [(fps, size), ...], start, duration)` → one (T, size, size, 3) uint8 array
+  per (fps, size), all from ONE decode pass. Frame i of a stream is the source frame on screen
+  at start + i/fps (the last one with pts ≤ that time), for any source rate, VFR included. Each
+  needed source frame is scaled once by libswscale (area averaging, from the decoder's pixel
+  format) so its shorter side is the largest size, centre-cropped, turned by its rotation
+  metadata, and block-averaged for smaller sizes; frames no target shows are never converted.
+- `read_frames(path, fps, size, start, duration)` → one stream (the same rules).
+- `read_audio`, `mux`, `cut` (ffmpeg subprocesses with timeouts) live in `video_mux` and are
+  re-exported here, so `video_io` stays the one import for media.
 
 Every failure a user can cause raises `VideoError` with one plain sentence.
 """
 from __future__ import annotations
 
 import os
-import queue
-import re
-import subprocess
-import tempfile
-import threading
+import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from salsav_core.config import num_frames
+from salsav_core.media_errors import VideoError
 
-
-class VideoError(ValueError):
-    """A video that cannot be used (message safe to show a user, no traceback)."""
+READ_TIMEOUT_S = 120.0        # wall-clock bound of one decode pass (checked between frames)
 
 
 @dataclass(frozen=True)
@@ -40,88 +37,29 @@ class VideoInfo:
     height: int
     has_audio: bool
     has_video: bool
-    rotation: int          # degrees from the display matrix (ffmpeg applies it when reading)
+    rotation: int          # degrees clockwise to display it upright (applied when reading)
     n_frames: int = 0      # video packets
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args],
-                          capture_output=True, **kw)
+    codec: str = ""        # video codec name (mux copies it when mp4 can hold it)
+    start_time: float = 0.0   # pts of the first video packet, seconds
 
 
 def _name(path) -> str:
     return Path(path).name
 
 
-def _packets(path: str, stream: str = "v:0") -> tuple[list[tuple[int, int, str]], Fraction, str]:
-    """(pts, duration, md5) of every packet of one stream, its time base and ffmpeg's log.
-    Reads the container only (no decoding)."""
-    r = _run(["-v", "error", "-i", path, "-map", f"0:{stream}", "-c", "copy", "-f", "framemd5", "-"],
-             text=True)
-    tb, pk = Fraction(1, 1), []
-    for line in r.stdout.splitlines():
-        m = re.match(r"#tb \d+: (\d+)/(\d+)", line)
-        if m:
-            tb = Fraction(int(m.group(1)), int(m.group(2)))
-        elif line and not line.startswith("#"):
-            f = [x.strip() for x in line.split(",")]
-            if len(f) >= 6:
-                pk.append((int(f[2]), int(f[3]), f[5]))
-    return pk, tb, r.stderr + ("" if r.returncode == 0 else f"\n(exit {r.returncode})")
+def _av():
+    import av   # PyAV loads libav* (~0.1 s): imported on first use, off the training path
+    return av
 
 
-def probe(path: str | os.PathLike, max_duration: float | None = None) -> VideoInfo:
-    """Read the header and the video packets' timestamps; raise VideoError for anything
-    that is not a usable video (or longer than `max_duration` seconds)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise VideoError(f"video file {_name(path)!r} not found")
-    if os.path.getsize(path) == 0:
-        raise VideoError(f"{_name(path)!r} is empty (0 bytes)")
-    from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
+def _open(path: str):
+    av = _av()
     try:
-        info = ffmpeg_parse_infos(path)
-    except (OSError, IndexError, KeyError, ValueError, UnicodeDecodeError) as e:
-        msg = str(e)
-        if "moov atom not found" in msg and path.lower().endswith((".mp4", ".mov", ".m4v")) \
-                and _looks_like_mp4(path):
+        return av.open(path, metadata_errors="ignore")
+    except av.error.FFmpegError:
+        if _looks_like_mp4(path):     # an mp4 header whose index (moov) never came
             raise VideoError(f"{_name(path)!r} is an incomplete (truncated) MP4 file") from None
-        header = _run(["-i", path], text=True).stderr
-        if re.search(r"Stream #\S+.*Video:", header) or ("Input #0" in header and "Stream #" not in header):
-            raise VideoError(f"{_name(path)!r} has zero length (no video frames in it)") from None
         raise VideoError(f"{_name(path)!r} is not a video file ffmpeg can read") from None
-    if not info.get("video_found"):
-        what = "an audio-only file" if info.get("audio_found") else "not a video"
-        raise VideoError(f"{_name(path)!r} has no video stream ({what})")
-    pk, tb, log = _packets(path)
-    if "partial file" in log or "Truncat" in log or "(exit" in log:
-        raise VideoError(f"{_name(path)!r} is damaged or truncated (its video data is incomplete)")
-    if not pk:
-        raise VideoError(f"{_name(path)!r} has a video stream with no frames")
-    first = min(p for p, _, _ in pk)
-    end = max(p + max(d, 0) for p, d, _ in pk)
-    duration = float((end - first) * tb)
-    if duration <= 0:
-        raise VideoError(f"{_name(path)!r} has zero length")
-    if max_duration is not None and duration > max_duration + 1e-6:
-        raise VideoError(f"{_name(path)!r} is {duration:.1f} s long; the limit is {max_duration:g} s")
-    rot = int(round(float(info.get("video_rotation", 0) or 0))) % 360
-    if not rot:   # moviepy 2.2 misses ffmpeg 7+'s "Display Matrix: rotation of X degrees"
-        header = _run(["-i", path], text=True).stderr
-        m = re.search(r"rotation of (-?[\d.]+) degrees", header, re.IGNORECASE)
-        rot = int(round(float(m.group(1)))) % 360 if m else 0
-    w, h = info.get("video_size") or (0, 0)
-    if rot in (90, 270):
-        w, h = h, w
-    fps = float(info.get("video_fps") or 0.0) or (len(pk) / duration)
-    return VideoInfo(duration=duration, fps=fps, width=int(w), height=int(h),
-                     has_audio=bool(info.get("audio_found")), has_video=True,
-                     rotation=rot, n_frames=len(pk))
 
 
 def _looks_like_mp4(path: str) -> bool:
@@ -130,127 +68,196 @@ def _looks_like_mp4(path: str) -> bool:
     return head[4:8] in (b"ftyp", b"mdat", b"moov", b"free", b"wide")
 
 
-def read_frames(path: str | os.PathLike, fps: float, size: int, start: float = 0.0,
-                duration: float | None = None, info: VideoInfo | None = None) -> np.ndarray:
-    """Frames at start + i/fps, i < num_frames(duration, fps). (T, size, size, 3) uint8."""
+def _rotation(stream) -> int:
+    """Clockwise degrees that display the stream upright (ffmpeg's autorotate convention)."""
+    r = 0
+    tag = (stream.metadata or {}).get("rotate")
+    if tag:
+        try:
+            r = int(round(float(tag)))
+        except ValueError:
+            r = 0
+    return r % 360
+
+
+def probe(path: str | os.PathLike, max_duration: float | None = None) -> VideoInfo:
+    """Read the header and the video packets' timestamps (demux only, no decoding); raise
+    VideoError for anything that is not a usable video (or longer than `max_duration` s)."""
+    av = _av()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise VideoError(f"video file {_name(path)!r} not found")
+    if os.path.getsize(path) == 0:
+        raise VideoError(f"{_name(path)!r} is empty (0 bytes)")
+    with _open(path) as c:
+        if not c.streams:
+            raise VideoError(f"{_name(path)!r} has zero length (no video frames in it)")
+        if not c.streams.video:
+            what = "an audio-only file" if c.streams.audio else "not a video"
+            raise VideoError(f"{_name(path)!r} has no video stream ({what})")
+        s = c.streams.video[0]
+        tb = s.time_base
+        has_audio = bool(c.streams.audio)
+        pts, ends, n, damaged = [], [], 0, False
+        try:
+            for pkt in c.demux(s):
+                if pkt.size == 0 and pkt.pts is None:
+                    continue                                  # the flush packet
+                n += 1
+                if pkt.pts is not None:
+                    pts.append(pkt.pts)
+                    ends.append(pkt.pts + max(pkt.duration or 0, 0))
+        except av.error.FFmpegError:
+            damaged = True
+        rot = _display_rotation(c, s, path)
+        w, h = s.codec_context.width, s.codec_context.height
+        codec = s.codec_context.name
+        avg = float(s.average_rate) if s.average_rate else 0.0
+    if damaged or _truncated(path, n):
+        raise VideoError(f"{_name(path)!r} is damaged or truncated (its video data is incomplete)")
+    if n == 0:
+        raise VideoError(f"{_name(path)!r} has zero length (no video frames in it)")
+    first, last = min(pts), max(pts)
+    end = max(ends)
+    if end <= last:                                            # no packet durations (e.g. GIF end)
+        end = last + (1 / avg / tb if avg else (last - first) / max(len(pts) - 1, 1))
+    duration = float((end - first) * tb)
+    if duration <= 0:
+        raise VideoError(f"{_name(path)!r} has zero length")
+    if max_duration is not None and duration > max_duration + 1e-6:
+        raise VideoError(f"{_name(path)!r} is {duration:.1f} s long; the limit is {max_duration:g} s")
+    if rot in (90, 270):
+        w, h = h, w
+    fps = avg if 0 < avg < 1000 else n / duration
+    return VideoInfo(duration=duration, fps=fps, width=int(w), height=int(h), has_audio=has_audio,
+                     has_video=True, rotation=rot, n_frames=n, codec=codec,
+                     start_time=float(first * tb))
+
+
+def _display_rotation(container, stream, path: str) -> int:
+    """Rotation from the first decoded frame's display matrix (ffmpeg attaches it to frames)."""
+    r = _rotation(stream)
+    if r:
+        return r
+    try:
+        container.seek(0)
+        for frame in container.decode(stream):
+            return int(round(-float(frame.rotation or 0))) % 360
+    except Exception:       # noqa: BLE001  (a damaged first frame: reading reports it)
+        return 0
+    return 0
+
+
+def _truncated(path: str, n_packets: int) -> bool:
+    """libavformat stops quietly at a cut-off mp4 (the index lists packets past the end of the
+    file): compare the sample table's last offset with the file size."""
+    if n_packets == 0 or not path.lower().endswith((".mp4", ".mov", ".m4v")):
+        return False
+    av = _av()
+    with av.open(path, metadata_errors="ignore") as c:
+        s = c.streams.video[0]
+        entries = s.index_entries
+        if not entries:
+            return False
+        last = max(e.pos + e.size for e in entries)
+    return last > os.path.getsize(path)
+
+
+def _scaled(frame, size: int, rot: int) -> np.ndarray:
+    """(size, size, 3) uint8: shorter side scaled to `size` by libswscale (area averaging,
+    straight from the decoder's pixel format), centre crop, turned upright."""
+    w, h = frame.width, frame.height
+    if w <= h:
+        nw, nh = size, max(size, int(round(h * size / w)))
+    else:
+        nw, nh = max(size, int(round(w * size / h))), size
+    img = frame.reformat(width=nw, height=nh, format="rgb24", interpolation="AREA").to_ndarray()
+    y0, x0 = (nh - size) // 2, (nw - size) // 2
+    img = img[y0:y0 + size, x0:x0 + size]
+    if rot:
+        img = np.rot90(img, k=-(rot // 90))   # clockwise quarter turns
+    return np.ascontiguousarray(img)
+
+
+def _shrink(img: np.ndarray, size: int) -> np.ndarray:
+    f = img.shape[0] // size
+    return img.reshape(size, f, size, f, 3).mean(axis=(1, 3)).round().astype(np.uint8)
+
+
+def read_streams(path: str | os.PathLike, specs, start: float = 0.0,
+                 duration: float | None = None, info: VideoInfo | None = None,
+                 timeout: float = READ_TIMEOUT_S) -> list[np.ndarray]:
+    """One decode pass → [(T_k, size_k, size_k, 3) uint8 for each (fps_k, size_k) in specs],
+    T_k = num_frames(duration, fps_k); frame i shows the source at start + i/fps_k."""
+    av = _av()
     path = os.fspath(path)
     info = info or probe(path)
     if duration is None:
         duration = max(info.duration - start, 0.0)
     if start < 0 or start >= info.duration:
         raise VideoError(f"start {start:g} s is outside the video (0–{info.duration:.2f} s)")
-    T = num_frames(duration, fps)
-    out = np.zeros((T, size, size, 3), np.uint8)
-    if T == 0:
-        return out
-    targets = start + np.arange(T) / fps
-    seek = max(start - 1.0, 0.0)                 # a frame shown at `start` began before it
-    vf = (f"showinfo,scale='if(lt(iw,ih),{size},-2)':'if(lt(iw,ih),-2,{size})':flags=area,"
-          f"crop={size}:{size},format=rgb24")
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "info", "-copyts",
-            "-ss", f"{seek:.6f}", "-i", path, "-t", f"{duration + (start - seek) + 1.0:.6f}",
-            "-map", "0:v:0", "-an", "-sn", "-vf", vf, "-fps_mode", "passthrough",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    pts_q: queue.Queue = queue.Queue()
-    errors: list[str] = []
+    specs = [(float(f), int(s)) for f, s in specs]
+    big = max(s for _, s in specs)
+    outs = [np.zeros((num_frames(duration, f), s, s, 3), np.uint8) for f, s in specs]
+    # all target times, sorted, with (stream, index) owners
+    t0 = info.start_time + start
+    targets = sorted((t0 + i / f, k, i) for k, ((f, _), o) in enumerate(zip(specs, outs))
+                     for i in range(len(o)))
+    if not targets:
+        return outs
+    deadline = time.monotonic() + timeout
+    cache: dict[int, np.ndarray] = {}
 
-    def read_log():   # showinfo prints each frame's pts_time before the frame is written
-        for raw in proc.stderr:
-            line = raw.decode("utf-8", "replace")
-            m = re.search(r"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[\d.e+-]+)", line)
-            if m:
-                pts_q.put(float(m.group(1)))
-            elif "rror" in line:
-                errors.append(line.strip())
-        pts_q.put(None)
+    def put(frame_id: int, frame, k: int, i: int):
+        if frame_id not in cache:
+            cache.clear()
+            cache[frame_id] = _scaled(frame, big, info.rotation)
+        img = cache[frame_id]
+        s = specs[k][1]
+        outs[k][i] = img if s == big else (_shrink(img, s) if big % s == 0 else
+                                           _scaled(frame, s, info.rotation))
 
-    th = threading.Thread(target=read_log, daemon=True)
-    th.start()
-    nbytes = size * size * 3
-    prev, i = None, 0
-    try:
-        while i < T:
-            buf = proc.stdout.read(nbytes)
-            if len(buf) < nbytes:
-                break
-            p = pts_q.get(timeout=60)
-            if p is None:
-                break
-            frame = np.frombuffer(buf, np.uint8).reshape(size, size, 3)
-            while i < T and p > targets[i] + 1e-4:
-                out[i] = frame if prev is None else prev
-                i += 1
-            prev = frame
-    except queue.Empty:
-        proc.kill()
-        raise VideoError(f"reading frames of {_name(path)!r} timed out") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        th.join(timeout=5)
+    j, prev, prev_id, fid = 0, None, -1, 0
+    with _open(path) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        tb = s.time_base
+        if start > 1.0:
+            c.seek(int((t0 - 1.0) / tb), stream=s, backward=True)
+        last_t = None
+        try:
+            for frame in c.decode(s):
+                if time.monotonic() > deadline:
+                    raise VideoError(f"reading frames of {_name(path)!r} timed out")
+                if frame.pts is not None:
+                    t = float(frame.pts * tb)
+                elif last_t is not None:
+                    t = last_t + 1.0 / max(info.fps, 1e-3)
+                else:
+                    t = info.start_time
+                last_t = t
+                fid += 1
+                while j < len(targets) and t > targets[j][0] + 1e-4:
+                    _, k, i = targets[j]
+                    put(prev_id if prev is not None else fid, prev if prev is not None else frame, k, i)
+                    j += 1
+                if j >= len(targets):
+                    break
+                prev, prev_id = frame, fid
+        except av.error.FFmpegError:
+            if prev is None:
+                raise VideoError(f"no frames could be decoded from {_name(path)!r}") from None
     if prev is None:
         raise VideoError(f"no frames could be decoded from {_name(path)!r}")
-    out[i:] = prev                                # after the last frame it stays on screen
-    return out
+    for _, k, i in targets[j:]:                    # after the last frame it stays on screen
+        put(prev_id, prev, k, i)
+    return outs
 
 
-def read_audio(path: str | os.PathLike, sr: int = 44100) -> np.ndarray | None:
-    """The first audio stream as (n,) float32 mono at `sr` (channels averaged), or None."""
-    path = os.fspath(path)
-    from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
-    try:
-        if not ffmpeg_parse_infos(path).get("audio_found"):
-            return None
-    except (OSError, IndexError, KeyError, ValueError):
-        raise VideoError(f"{_name(path)!r} is not a media file ffmpeg can read") from None
-    r = _run(["-v", "error", "-i", path, "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(sr),
-              "-f", "f32le", "-"])
-    if r.returncode != 0:
-        raise VideoError(f"could not decode the audio of {_name(path)!r}")
-    return np.frombuffer(r.stdout, np.float32).copy()
+def read_frames(path: str | os.PathLike, fps: float, size: int, start: float = 0.0,
+                duration: float | None = None, info: VideoInfo | None = None) -> np.ndarray:
+    """Frames at start + i/fps, i < num_frames(duration, fps). (T, size, size, 3) uint8."""
+    return read_streams(path, [(fps, size)], start, duration, info)[0]
 
 
-def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
-        out_path: str | os.PathLike, info: VideoInfo | None = None) -> Path:
-    """Write out_path = video_path's first video stream (copied) + `wave` as AAC, the audio
-    trimmed or padded with silence to the video stream's exact duration."""
-    from scipy.io import wavfile
-    video_path, out_path = os.fspath(video_path), Path(out_path)
-    info = info or probe(video_path)
-    x = np.asarray(wave, np.float32)
-    if x.ndim == 2:
-        x = x.mean(axis=1) if x.shape[0] > x.shape[1] else x.mean(axis=0)
-    n = int(round(info.duration * sr))
-    x = np.pad(x[:n], (0, max(n - len(x), 0)))
-    x = np.clip(np.nan_to_num(x), -1.0, 1.0)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = os.path.join(tmp, "audio.wav")
-        wavfile.write(wav, int(sr), x)
-        base = ["-y", "-v", "error", "-i", video_path, "-i", wav, "-map", "0:v:0", "-map", "1:a:0"]
-        tail = ["-c:a", "aac", "-b:a", "192k", "-t", f"{info.duration:.6f}",
-                "-movflags", "+faststart", str(out_path)]
-        r = _run(base + ["-c:v", "copy"] + tail, text=True)
-        if r.returncode != 0:   # e.g. a codec the MP4 container cannot hold: re-encode
-            r = _run(base + ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18"] + tail,
-                     text=True)
-        if r.returncode != 0:
-            raise VideoError(f"could not write {out_path.name!r}: "
-                             f"{(r.stderr.strip().splitlines() or ['ffmpeg failed'])[-1]}")
-    return out_path
-
-
-def cut(video_path: str | os.PathLike, start: float, duration: float,
-        out_path: str | os.PathLike) -> Path:
-    """Re-encode [start, start + duration) of the first video stream (no audio) into out_path,
-    for a trimmed range; `mux` then adds audio of exactly that length."""
-    out_path = Path(out_path)
-    r = _run(["-y", "-v", "error", "-ss", f"{start:.6f}", "-i", os.fspath(video_path),
-              "-t", f"{duration:.6f}", "-map", "0:v:0", "-an", "-c:v", "libx264",
-              "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out_path)], text=True)
-    if r.returncode != 0 or not out_path.exists():
-        raise VideoError(f"could not cut {start:.2f}–{start + duration:.2f} s out of "
-                         f"{_name(video_path)!r}")
-    return out_path
+from salsav_core.video_mux import cut, ffmpeg_exe, mux, read_audio  # noqa: E402,F401  (re-exports)

@@ -1,0 +1,143 @@
+"""The ffmpeg subprocesses: audio decoding, muxing and cutting, each with a timeout.
+
+- `run_ffmpeg(args, timeout)`: every call goes through here; on expiry the process is killed
+  and a VideoError says so (a hung ffmpeg never blocks the demo).
+- `read_audio(path, sr, max_seconds)` → (n,) float32 mono or None (no audio stream). The
+  length is probed first and at most `max_seconds` (+ a margin) is ever decoded.
+- `mux(video, wave, sr, out)` → mp4: the original video stream copied when mp4 holds its codec
+  and browsers play it (H.264, HEVC, AV1, VP9), otherwise re-encoded to H.264 (GIF, VP8, FLV's
+  Sorenson, MPEG-4 part 2, PNG/alpha, ...; odd sizes padded to even); the wave as AAC trimmed or
+  padded to the video stream's duration.
+- `cut(video, start, duration, out)` → a re-encoded range of the video (no audio).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from salsav_core.media_errors import VideoError
+
+COPY_CODECS = ("h264", "hevc", "av1", "vp9")     # copied into mp4 as they are
+TIMEOUT_S = 60.0                                 # base timeout of one ffmpeg call
+EVEN = "scale=trunc(iw/2)*2:trunc(ih/2)*2"       # libx264 4:2:0 needs even sizes
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _name(path) -> str:
+    return Path(path).name
+
+
+def run_ffmpeg(args: list[str], timeout: float = TIMEOUT_S, what: str = "ffmpeg",
+               **kw) -> subprocess.CompletedProcess:
+    """ffmpeg with `args`; killed (and VideoError raised) after `timeout` seconds."""
+    try:
+        return subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args],
+                              capture_output=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:   # subprocess.run has killed and reaped the child
+        raise VideoError(f"{what} took longer than {timeout:g} s and was stopped") from None
+
+
+def audio_duration(path: str | os.PathLike) -> tuple[bool, float | None]:
+    """(has an audio stream, its duration in seconds or None when the header does not say)."""
+    import av   # lazy: PyAV loads libav*
+    path = os.fspath(path)
+    try:
+        with av.open(path, metadata_errors="ignore") as c:
+            if not c.streams.audio:
+                return False, None
+            a = c.streams.audio[0]
+            if a.duration and a.time_base:
+                return True, float(a.duration * a.time_base)
+            if c.duration:
+                return True, c.duration / 1e6
+            return True, None
+    except av.error.FFmpegError:
+        raise VideoError(f"{_name(path)!r} is not a media file ffmpeg can read") from None
+
+
+def read_audio(path: str | os.PathLike, sr: int = 44100,
+               max_seconds: float | None = None) -> np.ndarray | None:
+    """The first audio stream as (n,) float32 mono at `sr` (channels averaged), or None.
+    Longer than `max_seconds` → VideoError, found from the header or after decoding at most
+    max_seconds + 1 s (never the whole of a long file)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise VideoError(f"audio file {_name(path)!r} not found")
+    has, dur = audio_duration(path)
+    if not has:
+        return None
+    too_long = VideoError(f"{_name(path)!r} has more than {max_seconds:g} s of audio; "
+                          f"the limit is {max_seconds:g} s") if max_seconds is not None else None
+    if max_seconds is not None and dur is not None and dur > max_seconds + 0.05:
+        raise too_long
+    limit = [] if max_seconds is None else ["-t", f"{max_seconds + 1.0:.3f}"]
+    timeout = TIMEOUT_S + (0.5 * (max_seconds or dur or 600.0))
+    r = run_ffmpeg(["-v", "error", "-i", path, *limit, "-map", "0:a:0", "-vn", "-ac", "1",
+                    "-ar", str(sr), "-f", "f32le", "-"], timeout=timeout,
+                   what=f"decoding the audio of {_name(path)!r}")
+    if r.returncode != 0:
+        raise VideoError(f"could not decode the audio of {_name(path)!r}")
+    x = np.frombuffer(r.stdout, np.float32).copy()
+    if max_seconds is not None and len(x) > (max_seconds + 0.05) * sr:
+        raise too_long
+    return x
+
+
+def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
+        out_path: str | os.PathLike, info=None) -> Path:
+    """Write out_path = video_path's first video stream (copied when possible) + `wave` as
+    AAC, the audio trimmed or padded with silence to the video stream's exact duration."""
+    from scipy.io import wavfile
+
+    from salsav_core.video_io import probe
+    video_path, out_path = os.fspath(video_path), Path(out_path)
+    info = info or probe(video_path)
+    x = np.asarray(wave, np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1) if x.shape[0] > x.shape[1] else x.mean(axis=0)
+    n = int(round(info.duration * sr))
+    x = np.pad(x[:n], (0, max(n - len(x), 0)))
+    x = np.clip(np.nan_to_num(x), -1.0, 1.0)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = os.path.join(tmp, "audio.wav")
+        wavfile.write(wav, int(sr), x)
+        base = ["-y", "-v", "error", "-i", video_path, "-i", wav, "-map", "0:v:0", "-map", "1:a:0"]
+        tail = ["-c:a", "aac", "-b:a", "192k", "-t", f"{info.duration:.6f}",
+                "-movflags", "+faststart", str(out_path)]
+        what = f"writing {out_path.name!r}"
+        r = None
+        if info.codec in COPY_CODECS:
+            r = run_ffmpeg(base + ["-c:v", "copy"] + tail, timeout=TIMEOUT_S, what=what, text=True)
+        if r is None or r.returncode != 0:   # a codec mp4 (or a browser) cannot hold: re-encode
+            r = run_ffmpeg(base + ["-vf", EVEN, "-c:v", "libx264", "-preset", "veryfast",
+                                   "-pix_fmt", "yuv420p", "-crf", "18"] + tail,
+                           timeout=TIMEOUT_S + 4.0 * info.duration, what=what, text=True)
+        if r.returncode != 0 or not out_path.exists():
+            raise VideoError(f"could not write {out_path.name!r}: "
+                             f"{(r.stderr.strip().splitlines() or ['ffmpeg failed'])[-1][:150]}")
+    return out_path
+
+
+def cut(video_path: str | os.PathLike, start: float, duration: float,
+        out_path: str | os.PathLike) -> Path:
+    """Re-encode [start, start + duration) of the first video stream (no audio) into out_path,
+    for a trimmed range; `mux` then adds audio of exactly that length."""
+    out_path = Path(out_path)
+    r = run_ffmpeg(["-y", "-v", "error", "-ss", f"{start:.6f}", "-i", os.fspath(video_path),
+                    "-t", f"{duration:.6f}", "-map", "0:v:0", "-an", "-vf", EVEN, "-c:v", "libx264",
+                    "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out_path)],
+                   timeout=TIMEOUT_S + 4.0 * duration, what=f"cutting {_name(video_path)!r}",
+                   text=True)
+    if r.returncode != 0 or not out_path.exists():
+        raise VideoError(f"could not cut {start:.2f}–{start + duration:.2f} s out of "
+                         f"{_name(video_path)!r}")
+    return out_path
