@@ -6,6 +6,10 @@ frame; a car's engine pitch follows its visible speed; rain or wind ambience fol
 visible rain density / grass sway; a balloon or pendulum moves silently. Quiet windows
 (ambience paused, no new objects) give stretches of visible but soundless motion, which
 are measured from the audio itself and listed in `silent_spans`.
+
+`make_clip(seed, duration, size, world="varied")` (or a `world.WorldConfig`) randomizes the
+look, the camera, the source frame rate and adds footsteps and sliding boxes (world.py); the
+default (`world=None` or "default") is the classic world, byte for byte.
 """
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..config import SAMPLE_RATE, SYNC_FPS, num_frames
-from . import render, synth
+from . import render, synth, varied
 from .captions import make_caption
 from .materials import FLOORS, MATERIALS
 from .physics import GRAVITY, TOP, Ball, simulate
+from .world import WorldConfig, resolve as resolve_world  # noqa: F401  (WorldConfig: re-export)
 
 HELDOUT_SEED0 = 10 ** 9          # seeds below TRAIN_SEEDS train; held-out seeds start here
 TRAIN_SEEDS = 1_000_000
@@ -101,9 +106,9 @@ def _gate(t: np.ndarray, windows, ramp: float = 0.3) -> np.ndarray:
 
 
 def _make_ball(kind: str, mat: str, t0: float, floor: str, rng, side: int | None = None,
-               y: float | None = None, vy: float | None = None) -> Ball:
+               y: float | None = None, vy: float | None = None, radius_scale: float = 1.0) -> Ball:
     m = MATERIALS[mat]
-    r = rng.uniform(0.045, 0.075)
+    r = rng.uniform(0.045, 0.075) * radius_scale
     side = side if side is not None else int(rng.choice([-1, 1]))  # -1: from the left
     if kind == "inside":
         p = [rng.uniform(0.2, 0.8), rng.uniform(0.3, 0.6)]
@@ -130,11 +135,12 @@ def _make_ball(kind: str, mat: str, t0: float, floor: str, rng, side: int | None
     return b
 
 
-def _plan_balls(duration, gaps, mats, floor, rng) -> list[Ball]:
+def _plan_balls(duration, gaps, mats, floor, rng, radius_scale=1.0, rate_scale=1.0) -> list[Ball]:
     balls = []
+    k = dict(radius_scale=radius_scale)
     if rng.random() < 0.5:
-        balls.append(_make_ball("inside", str(rng.choice(mats)), 0.0, floor, rng))
-    rate = rng.uniform(0.7, 1.4)
+        balls.append(_make_ball("inside", str(rng.choice(mats)), 0.0, floor, rng, **k))
+    rate = rng.uniform(0.7, 1.4) * rate_scale
     t = rng.exponential(1 / rate) * 0.5
     while t < duration - 0.3:
         if not _in_windows(t, gaps):
@@ -143,12 +149,12 @@ def _plan_balls(duration, gaps, mats, floor, rng) -> list[Ball]:
                 y, vy = rng.uniform(0.3, 0.55), rng.uniform(0.0, 0.6)
                 for side in (-1, 1):
                     balls.append(_make_ball("throw", str(rng.choice(mats)), t, floor, rng,
-                                            side=side, y=y, vy=vy))
+                                            side=side, y=y, vy=vy, **k))
             else:
-                balls.append(_make_ball(kind, str(rng.choice(mats)), t, floor, rng))
+                balls.append(_make_ball(kind, str(rng.choice(mats)), t, floor, rng, **k))
         t += rng.exponential(1 / rate)
     if not balls:
-        balls.append(_make_ball("inside", str(rng.choice(mats)), 0.0, floor, rng))
+        balls.append(_make_ball("inside", str(rng.choice(mats)), 0.0, floor, rng, **k))
     return balls
 
 
@@ -206,16 +212,22 @@ def _validate(seed, duration, size):
         raise SynthFoleyError(f"size must be an even number of pixels in [16, 512], got {size!r}")
 
 
-def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
-    """One deterministic SynthFoley clip (see module docstring)."""
+def make_clip(seed: int, duration: float = 5.0, size: int = 64, world=None) -> Clip:
+    """One deterministic SynthFoley clip (see module docstring). world: None or "default"
+    (the classic world), "varied" or a `world.WorldConfig` (randomized look and timing)."""
     _validate(seed, duration, size)
+    wcfg = resolve_world(world)
+    look = None if wcfg is None else varied.draw_look(seed, wcfg, size, duration)
     r_plan, r_audio, r_pix, r_cap = (np.random.default_rng(s) for s in
                                      np.random.SeedSequence(int(seed)).spawn(4))
     scene = str(r_plan.choice(["indoor", "rain", "wind"]))
     floor = str(r_plan.choice(FLOORS))
     mats = list(r_plan.choice(list(MATERIALS), size=int(r_plan.integers(1, 4)), replace=False))
     mover = [None, "balloon", "pendulum"][r_plan.choice(3, p=[0.1, 0.45, 0.45])]
-    balls = _plan_balls(duration, _spawn_gaps(duration, r_plan), mats, floor, r_plan)
+    balls = _plan_balls(duration, _spawn_gaps(duration, r_plan), mats, floor, r_plan,
+                        *((look.radius_scale, look.rate_scale) if look else ()))
+    if look:
+        varied.retint(look, balls)
     amb_base, amb_per, amb_ph = r_plan.uniform(0.5, 1.0), r_plan.uniform(3, 7), r_plan.uniform(0, 6.3)
     mv = r_plan.uniform(0, 1, 6)                                    # silent mover parameters
     with_car, keep_quiet = r_plan.random() < 0.45, r_plan.random(64)
@@ -262,6 +274,9 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
             floor_res.strike(audio, t, ev.strength, r_audio, gain=0.4)
         elif kind != "collision":
             synth.add_swish(audio, t, speed, r_audio)
+    if look:
+        events = sorted(events + varied.add_extras(look, audio, duration, floor_res, Event),
+                        key=lambda e: e.time)
     # quiet windows: where the events have died away, the ambience pauses and no car passes
     windows = [(a + 0.02, b - 0.12) for k, (a, b) in enumerate(_quiet_runs(audio, SILENT_RMS / 4))
                if keep_quiet[k % 64] < 0.85]
@@ -275,7 +290,12 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
     audio = audio.astype(np.float32)
 
     # --- picture
-    frames = _render(size, tf, scene, floor, balls, cars, mover, mv, ambience_level, r_pix)
+    if look:
+        frames = varied.film_frames(look, len(tf), lambda side, times, bg, draw: _render(
+            side, times, scene, floor, balls, cars, mover, mv, ambience_level, r_pix, bg=bg,
+            extra_draw=draw))
+    else:
+        frames = _render(size, tf, scene, floor, balls, cars, mover, mv, ambience_level, r_pix)
 
     # --- ground truth
     silent = _silent_spans(audio) if mover else []
@@ -284,14 +304,19 @@ def make_clip(seed: int, duration: float = 5.0, size: int = 64) -> Clip:
         counts[b.material] = counts.get(b.material, 0) + 1
     caption = make_caption(counts, floor, scene, any(e.kind == "collision" for e in events),
                            bool(cars) and bool(car_curves(tf)[1].any()), mover, r_cap)
+    if look:
+        caption += varied.caption_extras(look, duration)
     fs, fl = car_curves(tf)
     continuous = {"engine_speed": np.where(fl > 0, fs, 0.0).astype(np.float32),
                   "engine_f0": np.where(fl > 0, synth.engine_f0(fs), 0.0).astype(np.float32),
                   "engine_level": fl.astype(np.float32),
                   "ambience_level": ambience_level(tf).astype(np.float32)}
+    info = {"scene": scene, "floor": floor, "materials": sorted(counts), "mover": mover,
+            "cars": len(cars), "quiet_windows": windows}
+    if look:
+        info["world"] = varied.describe(look)
     return Clip(int(seed), float(duration), frames, audio, caption, events, silent, continuous,
-                scene={"scene": scene, "floor": floor, "materials": sorted(counts),
-                       "mover": mover, "cars": len(cars), "quiet_windows": windows})
+                scene=info)
 
 
 def _silent_spans(audio: np.ndarray) -> list[tuple[float, float]]:
@@ -299,8 +324,8 @@ def _silent_spans(audio: np.ndarray) -> list[tuple[float, float]]:
 
 
 def _render(size, tf, scene, floor, balls, cars, mover, mv, ambience_level, rng,
-            chunk: int = 240) -> np.ndarray:
-    bg = render.background(scene, floor, size)
+            chunk: int = 240, bg=None, extra_draw=None) -> np.ndarray:
+    bg = render.background(scene, floor, size) if bg is None else bg
     pad = int(0.16 * size) + 4
     streak_seed, grass_seed = rng.integers(2 ** 31, size=2)
     out = np.empty((len(tf), size, size, 3), np.uint8)
@@ -332,6 +357,8 @@ def _render(size, tf, scene, floor, balls, cars, mover, mv, ambience_level, rng,
                 x = car.x(t)[drawn]
                 cv.splat(allf[drawn], x, np.full(x.shape, render.FLOOR_V - 0.058), int(0.14 * size),
                          render.car_shade(car.color, size, x / 0.03))
+        if extra_draw is not None:
+            extra_draw(cv, t, allf, size)
         if scene == "wind":
             render.grass(cv, t, 0.25 + 0.9 * ambience_level(t), np.random.default_rng(grass_seed))
         for b in balls:
@@ -348,17 +375,18 @@ def _render(size, tf, scene, floor, balls, cars, mover, mv, ambience_level, rng,
     return out
 
 
-def make_long_clip(seed: int, duration: float = 60.0, size: int = 64) -> Clip:
+def make_long_clip(seed: int, duration: float = 60.0, size: int = 64, world=None) -> Clip:
     """A single-shot long clip (30-120 s typical) from the same world."""
     if duration < 10:
         raise SynthFoleyError(f"long clips are >= 10 s, got {duration!r}")
-    return make_clip(seed, duration, size)
+    return make_clip(seed, duration, size, world)
 
 
-def iter_clips(seeds: Iterable[int], duration: float = 5.0, size: int = 64) -> Iterator[Clip]:
+def iter_clips(seeds: Iterable[int], duration: float = 5.0, size: int = 64,
+               world=None) -> Iterator[Clip]:
     """Stream clips as arrays (no disk round trip), e.g. for training."""
     for s in seeds:
-        yield make_clip(int(s), duration, size)
+        yield make_clip(int(s), duration, size, world)
 
 
 def write_mp4(clip: Clip, path: str, crf: int = 23, audio_bitrate: str = "128k") -> str:
