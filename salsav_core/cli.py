@@ -107,7 +107,7 @@ def main(argv=None) -> int:
             return enc_main(argv[1:]) or 0
         return _fail("usage: salsav train semantic|sync|generator [options] (add --help)")
     if argv[:1] == ["eval"]:
-        from .evaluate import main as eval_main
+        from .eval.cli import main as eval_main
         return eval_main(argv[1:]) or 0
 
     p = argparse.ArgumentParser(prog="salsav", description=__doc__, epilog=EXAMPLES,

@@ -77,7 +77,7 @@ def validate_request(steps, guidance, limits: Limits = Limits()) -> tuple[int, f
     return s, w
 
 
-def _window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
+def window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
     win, ov = cfg.window_frames, latent_frames(cfg.overlap_seconds)
     return [(s / LATENT_RATE, min(s + win, n_frames) / LATENT_RATE)
             for s in window_starts(n_frames, win, ov)]
@@ -297,7 +297,7 @@ class Pipeline:
         timings["total"] = time.perf_counter() - t_all
         return GenerationResult(wave=wave, sample_rate=SAMPLE_RATE, latent=latent, timings=timings,
                                 video_path=video_path, seed=seed, steps=steps, guidance=guidance,
-                                duration=duration, windows=_window_spans(len(latent), self.cfg),
+                                duration=duration, windows=window_spans(len(latent), self.cfg),
                                 reference_span=ref_span)
 
     def _reference(self, reference_audio, reference_start: float, duration: float):

@@ -22,7 +22,7 @@ def eval_run(tiny_checkpoint, tmp_path_factory):
     """(json dict, printed stdout) of `salsav eval` on the tiny random pipeline."""
     import contextlib
     import io
-    from salsav_core.evaluate import main
+    from salsav_core.eval import main
     out = tmp_path_factory.mktemp("eval") / "eval.json"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

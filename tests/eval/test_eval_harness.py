@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from salsav_core import evaluate as E
+from salsav_core import eval as E
 from salsav_core.config import SAMPLE_RATE
 
 KEYS = ("sync_recall_50ms", "sync_precision_50ms", "sync_median_ms", "silence_kept", "swsd",
