@@ -12,11 +12,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import jax
+import numpy as np
+
+from salsav_core.config import model_preset
+from salsav_core.encoders import train as enc_train
+from salsav_core.encoders.presets import semantic_preset, sync_preset
+from salsav_core.encoders.pretrained import load_semantic, load_sync
+from salsav_core.pipeline import Pipeline
+from salsav_core.train_generator import (RUN_PRESETS, make_clips, prebuilt_clip_source, preset_name,
+                                         train_generator)
 
 
 def main(argv=None):
@@ -54,12 +62,6 @@ def main(argv=None):
                    help="with --init: train a new sync model instead of keeping the init's")
     a = p.parse_args(argv)
 
-    import jax
-    import numpy as np
-    from salsav_core.config import model_preset
-    from salsav_core.encoders import train as enc_train
-    from salsav_core.encoders.presets import semantic_preset, sync_preset
-    from salsav_core.train_generator import RUN_PRESETS, make_clips, prebuilt_clip_source, train_generator
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,8 +73,6 @@ def main(argv=None):
     run = RUN_PRESETS[a.gen_preset]
     init = None
     if a.init:
-        from salsav_core.pipeline import Pipeline
-        from salsav_core.train_generator import preset_name
         init = Pipeline.from_pretrained(a.init)
         a.model = preset_name(init.cfg)
     over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps, seed=a.seed,
@@ -90,7 +90,6 @@ def main(argv=None):
     pooled_clip = prebuilt_clip_source(clips)
 
     # 2. encoders: load the given folders, or train each for its time budget on the shared clips
-    from salsav_core.encoders.pretrained import load_semantic, load_sync
     encoders = {}
     for kind, folder, preset, train_fn, loader, steps, seconds in (
             ("semantic", a.semantic, semantic_preset, enc_train.train_semantic, load_semantic,

@@ -93,8 +93,14 @@ def find_examples(settings: DemoSettings) -> list[list]:
 
 
 def _model_card(settings: DemoSettings) -> str | None:
+    """The model card's Markdown without its Hub metadata header (the YAML between `---` lines)."""
     p = _resolve(settings.model_card)
-    return p.read_text() if p.is_file() else None
+    if not p.is_file():
+        return None
+    text = p.read_text()
+    if text.startswith("---\n") and "\n---\n" in text[4:]:
+        text = text[4:].split("\n---\n", 1)[1].lstrip("\n")
+    return text
 
 
 def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:

@@ -62,20 +62,3 @@ def test_missing_and_corrupt_checkpoints(tiny_ckpt, tmp_path):
 def test_bundled_checkpoint_loads():
     pipe = Pipeline.from_pretrained()          # the default: checkpoints/salsav-synthfoley
     assert pipe.cfg.name == "cpu-small" and pipe.meta.get("trained_steps", 0) > 1000
-
-
-def test_candidate_sync_model_fits_the_bundle():
-    """The committed sync candidate (for the next GPU run) loads and can replace the bundled
-    sync model: same config sizes and feature shape, finite, and not the bundled model."""
-    from pathlib import Path
-
-    from salsav_core.data.synthfoley import make_clip
-    from salsav_core.encoders.pretrained import load_sync
-    root = Path(__file__).resolve().parents[2] / "checkpoints"
-    cand = load_sync(str(root / "candidates" / "sync-stage7"))
-    bundled = Pipeline.from_pretrained().sync
-    assert cand.cfg.dim == bundled.cfg.dim and cand.cfg.image_size == bundled.cfg.image_size
-    frames = make_clip(1_000_900_001, duration=1.0).frames
-    a, b = cand.video_features(frames), bundled.video_features(frames)
-    assert a.shape == b.shape == (len(frames), bundled.cfg.dim) and np.isfinite(a).all()
-    assert not np.allclose(a, b, atol=1e-2)

@@ -2,7 +2,7 @@
 # One GPU lease: fine-tune the bundled generator on a (new) sync model's features.
 # The sync model is SYNC_DIR if given (e.g. one fine-tuned on the CPU, carried along; "init"
 # keeps the bundled one, so the whole budget goes to the generator), else the
-# best of a sweep of sync-model variants by the event probe (scripts/sync_sweep.py; set
+# best of a sweep of sync-model variants by the event probe (experiments/sync/sync_sweep.py; set
 # SWEEP_INIT to fine-tune them from a trained model). Writes into $OUT (at most 8 files):
 # log.txt, sweep.tar (sweep only), the new pipeline (config.json + 4 safetensors shards) and
 # bundle.tar (report.json + history.json).
@@ -12,10 +12,12 @@
 # other training clips than the preset's (the same seed and count give the same clips). Sizes come
 # from the environment, so the same script smoke-tests on the CPU:
 #   OUT=/tmp/o PY=.venv/bin/python SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 \
-#     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash scripts/gpu_retrain.sh
+#     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash experiments/sync/gpu_retrain.sh
 # Timings on an H100 (2026-11-26): 3,000 clips 19 s, feature cache 79 s, generator 43 steps/s
 # at batch 64, base sync model 35 steps/s.
 set -uo pipefail
+cd "$(dirname "$0")/../.."             # the repository root (paths below are relative to it)
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # salsav_core without an install (the GPU machine)
 export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 PY=${PY:-python3}
 W=${WORK:-/tmp/gpu_retrain}
@@ -28,7 +30,7 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
   elif [ -n "${SYNC_DIR:-}" ]; then
     SYNC=(--sync "$SYNC_DIR")
   else
-    $PY scripts/sync_sweep.py --out "$W/sweep" --variants "${VARIANTS:-dense,wide-dense}" \
+    $PY experiments/sync/sync_sweep.py --out "$W/sweep" --variants "${VARIANTS:-dense,wide-dense}" \
       --seconds "${SWEEP_S:-75}" --steps "${SWEEP_STEPS:-2000}" --clips "${SWEEP_CLIPS:-1024}" \
       --probe-clips "${PROBE_CLIPS:-160}" --reference checkpoints/salsav-synthfoley \
       ${SWEEP_INIT:+--init $SWEEP_INIT} ${SWEEP_LR:+--lr $SWEEP_LR}

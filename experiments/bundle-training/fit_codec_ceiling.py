@@ -4,19 +4,20 @@ The bundled checkpoint was trained before `MelCodec.ceiling` existed; this compu
 ceiling on training-seed SynthFoley clips (the same seeds the generator was trained on) and
 writes it into config.json. New runs get it from `MelCodec.fit_stats`.
 
-    python scripts/fit_codec_ceiling.py checkpoints/salsav-synthfoley --clips 256
+    python experiments/bundle-training/fit_codec_ceiling.py checkpoints/salsav-synthfoley --clips 256
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from salsav_core.codec import MelCodec
+from salsav_core.config import ModelConfig
+from salsav_core.train_generator import make_clips
 
 
 def main(argv=None):
@@ -25,9 +26,6 @@ def main(argv=None):
     p.add_argument("--clips", type=int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seed of the training run's clip choice")
     a = p.parse_args(argv)
-    from salsav_core.codec import MelCodec
-    from salsav_core.config import ModelConfig
-    from salsav_core.train_generator import make_clips
     path = Path(a.checkpoint) / "config.json"
     cfg = json.loads(path.read_text())
     codec = MelCodec.from_dict(cfg["codec"])

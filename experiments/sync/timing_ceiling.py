@@ -3,8 +3,8 @@
 Two per-frame onset detectors, scored like `encoders.evaluation.event_probe` (frames within
 ±1 frame of an audible onset are positives; AP on the 160 event-probe clips, seeds 2·10⁶…):
 
-    python scripts/timing_ceiling.py pixels --clips 600 --steps 1500     # ~35 min on 2 cores
-    python scripts/timing_ceiling.py features --sync checkpoints/salsav-synthfoley --clips 600
+    python experiments/sync/timing_ceiling.py pixels --clips 600 --steps 1500     # ~35 min on 2 cores
+    python experiments/sync/timing_ceiling.py features --sync checkpoints/salsav-synthfoley --clips 600
 
 `pixels` trains a small *supervised* conv net on the 64 px frames (RGB + frame difference,
 four stride-2 convs, two temporal convs), an upper-ish bound on what a video encoder could
@@ -18,22 +18,18 @@ clips.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from salsav_core import metrics                                                      # noqa: E402
-from salsav_core.config import SYNC_FPS                                              # noqa: E402
-from salsav_core.data.synthfoley import make_clip                                    # noqa: E402
-from salsav_core.encoders.evaluation import PROBE_SEED0, _context, average_precision, event_frames  # noqa: E402
+from salsav_core import metrics
+from salsav_core.config import SYNC_FPS
+from salsav_core.data.synthfoley import make_clip
+from salsav_core.encoders.evaluation import PROBE_SEED0, _context, average_precision, event_frames
+from sync_sweep import load_any_sync   # the script beside this one (sys.path[0])
 
 TRAIN_SEED0, VAL_SEED0 = 7_000_000, 1_000_900_000
 
@@ -154,7 +150,6 @@ def main(argv=None):
             f"{rp['nearest'][0]:.3f} / {rp['nearest'][1]:.3f} by the nearest-peak rule")
     else:
         steps = a.steps or 3000
-        from sync_sweep import load_any_sync
         sm = load_any_sync(a.sync)
         ctx = lambda c: _context(np.asarray(sm.video_features(c[0]), np.float32), 2)  # noqa: E731
         x = np.concatenate([ctx(c) for c in tr])

@@ -1,17 +1,18 @@
-"""Retrieval numbers of a checkpoint's encoders on held-out SynthFoley seeds (issue 4), and the
+"""Retrieval numbers of a checkpoint's encoders on held-out SynthFoley seeds and the
 sync model's event probe (how well v_syn locates audible onsets).
 
-    python scripts/eval_encoders.py [--checkpoint checkpoints/salsav-synthfoley] [--out FILE.json]
+    python experiments/encoders/eval_encoders.py [--checkpoint checkpoints/salsav-synthfoley] [--out FILE.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from salsav_core.data.synthfoley import HELDOUT_SEED0
+from salsav_core.encoders.evaluation import PROBE_SEED0, semantic_retrieval, sync_event_probe, sync_retrieval
+from salsav_core.pipeline import Pipeline
 
 
 def main(argv=None):
@@ -22,9 +23,6 @@ def main(argv=None):
     p.add_argument("--probe-clips", type=int, default=160)
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
-    from salsav_core.data.synthfoley import HELDOUT_SEED0
-    from salsav_core.encoders.evaluation import PROBE_SEED0, semantic_retrieval, sync_event_probe, sync_retrieval
-    from salsav_core.pipeline import Pipeline
     pipe = Pipeline.from_pretrained(a.checkpoint)
     res = {}
     t = time.time()

@@ -6,7 +6,7 @@ clips, each for the same wall time. (Run side by side as processes on one GPU, w
 they were time-sliced to 0.6 steps/s each, against 35 steps/s alone: see the model card.)
 An optional reference model (e.g. the bundled one) is probed on the same held-out clips.
 
-    python scripts/sync_sweep.py --out /tmp/sweep --seconds 60 \
+    python experiments/sync/sync_sweep.py --out /tmp/sweep --seconds 60 \
         --reference checkpoints/salsav-synthfoley --variants dense,wide-dense
 
 The bundled sync model was fine-tuned this way on the CPU from the GPU-trained one (the
@@ -14,12 +14,12 @@ checkpoint as of commit e8b9f63), 1,500 steps in about 15 minutes on 2 cores. (I
 as 860 steps, then resumed to 1,500; feature_hop 8 was set in its config afterwards.)
 
     git worktree add /tmp/old e8b9f63
-    python scripts/sync_sweep.py --out runs/sync_dense --init /tmp/old/checkpoints/salsav-synthfoley \
+    python experiments/sync/sync_sweep.py --out runs/sync_dense --init /tmp/old/checkpoints/salsav-synthfoley \
         --variants dense-hop8 --steps 1500 --seconds 1e9 --clips 600 --clip-seed 7 --lr 3e-4 --warmup 50
 
 and then (stage 5 of the model card, from that model; 2,500 steps in 813 s):
 
-    python scripts/sync_sweep.py --out runs/sync_shift --init runs/sync_dense/best \
+    python experiments/sync/sync_sweep.py --out runs/sync_shift --init runs/sync_dense/best \
         --variants shift-dense-hop8 --steps 2500 --seconds 2100 --clips 600 --clip-seed 8 --lr 3e-4 --warmup 50
 """
 from __future__ import annotations
@@ -28,11 +28,18 @@ import argparse
 import dataclasses
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+
+from salsav_core.data.synthfoley import make_clip
+from salsav_core.encoders.evaluation import PROBE_SEED0, sync_event_probe
+from salsav_core.encoders.presets import sync_preset
+from salsav_core.encoders.pretrained import load_sync
+from salsav_core.encoders.train import train_sync
+from salsav_core.pipeline import Pipeline
+from salsav_core.train_generator import make_clips, prebuilt_clip_source
 
 # SyncConfig overrides of the `cpu` preset. Bigger batches: more clips, more snippets of each
 # (the same-clip snippets are the hard negatives); `hires` sees the frames at their native
@@ -55,10 +62,8 @@ VARIANTS = {
 
 def load_any_sync(path: str):
     """A sync model from a sync folder or from a whole pipeline checkpoint."""
-    from salsav_core.encoders.pretrained import load_sync
     cfg = Path(path) / "config.json"
     if cfg.is_file() and "generator" in json.loads(cfg.read_text()):
-        from salsav_core.pipeline import Pipeline
         return Pipeline.from_pretrained(path).sync
     return load_sync(path)
 
@@ -84,16 +89,10 @@ def main(argv=None):
     if unknown:
         p.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
 
-    import numpy as np
-    from salsav_core.encoders.evaluation import PROBE_SEED0, sync_event_probe
-    from salsav_core.encoders.presets import sync_preset
-    from salsav_core.encoders.train import train_sync
-    from salsav_core.train_generator import make_clips, prebuilt_clip_source
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log = lambda *m: print(f"[{time.perf_counter() - t0:7.1f}s]", *m, flush=True)  # noqa: E731
-    from salsav_core.data.synthfoley import make_clip
     probe_clips: dict = {}                 # made once, probed for every model
 
     def probe_clip(seed, duration, size):
