@@ -60,6 +60,8 @@ def create_app(checkpoint: str | None = None, db_url: str = "sqlite:///salsav.db
                 log.info("loaded the demo study into %s", db_url)
         except Exception as e:   # the demo keeps working without a study
             log.warning("demo study not loaded: %s", e)
+    from salsav_core.runtime import enable_compile_cache
+    enable_compile_cache()          # warm-up reuses programs compiled by earlier runs
     t0 = time.perf_counter()
     pipe = Pipeline.from_pretrained(checkpoint or settings.checkpoint or DEFAULT_CHECKPOINT)
     log.info("checkpoint loaded in %.1f s", time.perf_counter() - t0)

@@ -175,20 +175,7 @@ def flat_to_state(model_or_state, flat: dict[str, np.ndarray], strict: bool = Tr
         if isinstance(var, nnx.RngState) or _is_key_array(_leaf_value(var)):
             continue
         wanted[_path_str(path)] = (path, var)
-    missing = sorted(set(wanted) - set(flat))
-    extra = sorted(set(flat) - set(wanted))
-    shapes = [f"{k}: checkpoint {tuple(np.shape(flat[k]))} vs model {tuple(np.shape(_leaf_value(v)))}"
-              for k, (_, v) in wanted.items()
-              if k in flat and tuple(np.shape(flat[k])) != tuple(np.shape(_leaf_value(v)))]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing tensors ({_few(missing)})")
-    if extra and strict:
-        problems.append(f"{len(extra)} unexpected tensors ({_few(extra)})")
-    if shapes:
-        problems.append(f"{len(shapes)} shape mismatches ({_few(shapes)})")
-    if problems:
-        raise CheckpointError("checkpoint does not match the model: " + "; ".join(problems))
+    _check_keys({k: v for k, (_, v) in wanted.items()}, flat, strict)
     updates = {}
     for k, (path, var) in wanted.items():
         old = _leaf_value(var)
@@ -203,3 +190,42 @@ def flat_to_state(model_or_state, flat: dict[str, np.ndarray], strict: bool = Tr
 
 def _few(items: list[str], n: int = 5) -> str:
     return ", ".join(items[:n]) + (f", … (+{len(items) - n})" if len(items) > n else "")
+
+
+def load_module(factory, flat: dict[str, np.ndarray], key: str | None = None):
+    """Build the module `factory()` makes, holding the tensors of `flat`, without running
+    its initialisers: its structure comes from an abstract trace (`runtime.abstract_module`,
+    cached on disk under `key` when given) and its parameters are the checkpoint's arrays.
+    Eager init of a 15M-parameter model takes seconds on this CPU. A module with state
+    other than parameters (RNG streams, counters) is built eagerly and filled instead.
+    Raises CheckpointError naming missing, unexpected and mis-shaped tensors."""
+    import jax
+    from flax import nnx
+
+    from salsav_core import runtime
+    graphdef, state = runtime.abstract_module(factory, key)
+    flat_state = nnx.to_flat_state(state)
+    if any(not isinstance(v, nnx.Param) for _, v in flat_state):
+        return flat_to_state(factory(), flat)
+    _check_keys({_path_str(p): v for p, v in flat_state}, flat)
+    values = jax.device_put([np.asarray(flat[_path_str(p)], dtype=_leaf_value(v).dtype)
+                             for p, v in flat_state])
+    new_state = nnx.from_flat_state([(p, v.replace(x)) for (p, v), x in zip(flat_state, values)])
+    return nnx.merge(graphdef, new_state)
+
+
+def _check_keys(wanted: dict, flat: dict, strict: bool = True) -> None:
+    missing = sorted(set(wanted) - set(flat))
+    extra = sorted(set(flat) - set(wanted))
+    shapes = [f"{k}: checkpoint {tuple(np.shape(flat[k]))} vs model {tuple(np.shape(_leaf_value(v)))}"
+              for k, v in wanted.items()
+              if k in flat and tuple(np.shape(flat[k])) != tuple(np.shape(_leaf_value(v)))]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing tensors ({_few(missing)})")
+    if extra and strict:
+        problems.append(f"{len(extra)} unexpected tensors ({_few(extra)})")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatches ({_few(shapes)})")
+    if problems:
+        raise CheckpointError("checkpoint does not match the model: " + "; ".join(problems))

@@ -96,6 +96,8 @@ def _fail(msg: str) -> int:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from .runtime import enable_compile_cache
+    enable_compile_cache()          # compiled programs persist across runs (SALSAV_COMPILE_CACHE=0: off)
     # Subcommands with their own parsers: hand over the rest of the line untouched.
     if argv[:1] == ["train"]:
         kind = argv[1] if len(argv) > 1 else ""

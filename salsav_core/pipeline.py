@@ -8,6 +8,7 @@ Conditions are computed once per call; long videos go through the long-form samp
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import tempfile
@@ -118,19 +119,22 @@ class Pipeline:
             raise checkpoints.CheckpointError(
                 f"checkpoint {str(folder)!r} is not a salsav pipeline "
                 f"(format {config.get('format')!r}, missing sections: {', '.join(missing) or 'none'})")
-        parts = {
-            "generator": SalsaV(ModelConfig.from_dict(config["generator"]), nnx.Rngs(0)),
-            "semantic": SemanticEncoder(SemanticConfig.from_dict(config["semantic"]), nnx.Rngs(0)),
-            "sync": SyncModel(SyncConfig.from_dict(config["sync"]), nnx.Rngs(0)),
+        factories = {   # built abstractly and filled with the tensors (no random init)
+            "generator": lambda: SalsaV(ModelConfig.from_dict(config["generator"]), nnx.Rngs(0)),
+            "semantic": lambda: SemanticEncoder(SemanticConfig.from_dict(config["semantic"]),
+                                                nnx.Rngs(0)),
+            "sync": lambda: SyncModel(SyncConfig.from_dict(config["sync"]), nnx.Rngs(0)),
         }
-        for name, module in parts.items():
+        parts = {}
+        for name, factory in factories.items():
             prefix = name + "/"
             sub = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
             if not sub:
                 raise checkpoints.CheckpointError(
                     f"checkpoint {str(folder)!r} has no tensors for the {name} (prefix {prefix!r})")
             try:
-                checkpoints.flat_to_state(module, sub)
+                parts[name] = checkpoints.load_module(
+                    factory, sub, key=f"{name}:{json.dumps(config[name], sort_keys=True)}")
             except checkpoints.CheckpointError as e:
                 raise checkpoints.CheckpointError(f"{name}: {e}") from None
         return cls(parts["generator"], parts["semantic"], parts["sync"],
