@@ -4,14 +4,14 @@ a manifest, so a researcher can compare variants (e.g. 8 vs 32 steps, guidance 1
 Build config (YAML/JSON):
 
     name: steps-study
-    checkpoint: checkpoints/salsav-synthfoley
+    checkpoint: checkpoints/salsav-synthfoley   # needed only for variants
     out: studies/steps                 # tracks/<system>/<clip>.wav and manifest.yaml go here
     videos: [clips/a.mp4, clips/b.mp4]  # or a folder
     seed: 0
-    variants:
+    variants:                           # optional when every system is external
       - {name: salsav-8,  steps: 8,  guidance: 4.0}
       - {name: salsav-32, steps: 32, guidance: 4.0}
-    external:                           # optional: other systems' existing tracks
+    external:                           # optional: other systems' existing tracks (any format)
       mmaudio: other/mmaudio/{clip}.wav
     manifest: {trials_per_participant: 2}   # extra manifest fields
 """
@@ -54,9 +54,12 @@ def build(config_path: str | os.PathLike, generate: Callable | None = None) -> P
     config_path = Path(config_path)
     base = config_path.parent
     cfg = yaml.safe_load(config_path.read_text())
-    for k in ("name", "out", "videos", "variants"):
+    for k in ("name", "out", "videos"):
         if k not in cfg:
             raise BuildError(f"build config needs {k!r}")
+    cfg["variants"] = cfg.get("variants") or []
+    if not cfg["variants"] and not cfg.get("external"):
+        raise BuildError("build config needs 'variants' (our model) or 'external' (other systems' tracks)")
     out = base / cfg["out"]
     videos = _videos(cfg["videos"], base)
     missing = [str(v) for v in videos if not v.is_file()]
@@ -65,7 +68,7 @@ def build(config_path: str | os.PathLike, generate: Callable | None = None) -> P
     names = [v["name"] for v in cfg["variants"]]
     if len(set(names)) != len(names):
         raise BuildError("variant names must be unique")
-    if generate is None:
+    if generate is None and cfg["variants"]:   # all-external studies need no checkpoint
         if "checkpoint" not in cfg:
             raise BuildError("build config needs 'checkpoint'")
         ck = cfg["checkpoint"]

@@ -291,6 +291,15 @@ def check_schema(engine: Engine) -> None:
             f"[{SCHEMA_VERSION}]; export its ratings with the matching version or use a new database")
 
 
+def lock_for_update(session: Session, row: Base) -> None:
+    """Serialise read-then-write work on one row (e.g. planning a study's next participant) across
+    connections and worker processes: SELECT ... FOR UPDATE on PostgreSQL; on SQLite the
+    write_session's BEGIN IMMEDIATE already holds the database's one write lock."""
+    if session.get_bind().dialect.name != "sqlite":
+        model = type(row)
+        session.execute(select(model.id).where(model.id == row.id).with_for_update())
+
+
 @contextlib.contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """A Session for reads (never shared between threads)."""

@@ -8,7 +8,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
+import tempfile
 from pathlib import Path
+
+from .media import MediaError, MediaSpec
+from .prepare import Prepared, duration_warnings, prepare_media
 
 DEFAULT_AXES = (
     ("overall", "Overall fit", "How well the given audio track semantically corresponds to the video."),
@@ -80,7 +85,15 @@ class Manifest:
     completion_code: str | None = None  # one code for all (Prolific style); None: random per participant
     checks: tuple[CheckSpec, ...] = ()
     checks_per_participant: int = 0
-    duration_tolerance: float = 0.1  # seconds between a track and its video
+    media: MediaSpec = MediaSpec()   # the one format, loudness and length every track is given
+    on_duration_mismatch: str = "warn"  # "warn": trim / pad and report; "error": refuse the study
+    min_listen_s: float = 3.0        # each track must play this long (at most the clip) before rating
+    abandon_after_min: float = 60.0  # an unfinished participant idle this long stops counting for balance
+    max_participants: int | None = None  # cap on completed + active participants
+
+    @property
+    def duration_tolerance(self) -> float:
+        return self.media.duration_tolerance
 
     def study_config(self) -> dict:
         """The JSON config stored on the Study row (everything the pages need)."""
@@ -97,6 +110,9 @@ class Manifest:
             "crossfade_ms": self.crossfade_ms,
             "completion_url": self.completion_url,
             "completion_code": self.completion_code,
+            "min_listen_s": self.min_listen_s,
+            "abandon_after_min": self.abandon_after_min,
+            "media": dataclasses.asdict(self.media),
         }
 
 
@@ -199,6 +215,12 @@ def parse_manifest(path: str | os.PathLike) -> Manifest:
     if n_checks > len(checks):
         problems.append(f"attention_checks.per_participant={n_checks} but only {len(checks)} checks defined")
 
+    media, mismatch = _parse_media(raw, problems)
+    min_listen = _number(raw, "min_listen_s", 3.0, 0.0, 600.0, problems)
+    abandon = _number(raw, "abandon_after_min", 60.0, 1.0, 7 * 24 * 60.0, problems)
+    cap = raw.get("max_participants")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        problems.append("'max_participants' must be a positive integer")
     name = raw.get("name")
     if not name or not isinstance(name, str):
         problems.append("'name' (the study's unique name) is required")
@@ -210,121 +232,112 @@ def parse_manifest(path: str | os.PathLike) -> Manifest:
         scale_max=smax, scale_labels=labels, trials_per_participant=n_trials,
         require_play=bool(raw.get("require_play", True)),
         crossfade_ms=float(raw.get("crossfade_ms", 30.0)), checks=tuple(checks),
-        checks_per_participant=n_checks,
-        duration_tolerance=float(raw.get("duration_tolerance", 0.1)), **kw)
+        checks_per_participant=n_checks, media=media, on_duration_mismatch=mismatch,
+        min_listen_s=min_listen, abandon_after_min=abandon, max_participants=cap, **kw)
 
 
-# --------------------------------------------------------------------------- media
+def _number(raw: dict, key: str, default: float, lo: float, hi: float, problems: list[str]) -> float:
+    v = raw.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        problems.append(f"'{key}' must be a number in {lo:g}..{hi:g}")
+        return default
+    return float(v)
 
-def video_duration(path: str | os.PathLike) -> float:
-    """Duration of a video file in seconds (ffmpeg via imageio_ffmpeg)."""
-    import imageio_ffmpeg
-    gen = imageio_ffmpeg.read_frames(str(path))
+
+def _parse_media(raw: dict, problems: list[str]) -> tuple[MediaSpec, str]:
+    """The `media:` block: sample_rate, channels, loudness (LUFS; null/false: off), peak_dbfs,
+    duration_tolerance (also accepted at the top level), on_duration_mismatch (warn | error)."""
+    med = raw.get("media") or {}
+    if not isinstance(med, dict):
+        problems.append("'media' must be a mapping")
+        med = {}
+    unknown = set(med) - {"sample_rate", "channels", "loudness", "peak_dbfs", "duration_tolerance",
+                          "on_duration_mismatch"}
+    if unknown:
+        problems.append(f"'media' has unknown key(s) {sorted(unknown)}")
+    loud = med.get("loudness", -23.0)
+    mismatch = med.get("on_duration_mismatch", raw.get("on_duration_mismatch", "warn"))
+    if mismatch not in ("warn", "error"):
+        problems.append("media.on_duration_mismatch must be 'warn' or 'error'")
+        mismatch = "warn"
     try:
-        meta = next(gen)
-    finally:
-        gen.close()
-    return float(meta["duration"])
+        spec = MediaSpec(sample_rate=int(med.get("sample_rate", 48000)), channels=int(med.get("channels", 1)),
+                         loudness_lufs=None if loud in (None, False) else float(loud),
+                         peak_dbfs=float(med.get("peak_dbfs", -1.0)),
+                         duration_tolerance=float(med.get("duration_tolerance", raw.get("duration_tolerance", 0.1))))
+    except (MediaError, TypeError, ValueError) as e:
+        problems.append(str(e) if isinstance(e, MediaError) else "'media' values must be numbers")
+        spec = MediaSpec()
+    return spec, mismatch
 
 
-def audio_duration(path: str | os.PathLike) -> float:
-    import soundfile
-    info = soundfile.info(str(path))
-    return info.frames / info.samplerate
+
+# --------------------------------------------------------------------------- loading
+
+def check_manifest(path: str | os.PathLike) -> tuple[Manifest, list[str]]:
+    """Parse a manifest and convert all its media in a scratch folder: (manifest, warnings).
+
+    Raises ManifestError listing every problem (and duration mismatches when the manifest
+    says on_duration_mismatch: error)."""
+    m = parse_manifest(path)
+    with tempfile.TemporaryDirectory(prefix="study-check-") as tmp:
+        return m, _prepared(m, tmp).warnings
 
 
-def validate_media(m: Manifest) -> dict[Path, float]:
-    """Check every file exists and every track matches its video's duration.
-
-    Returns {path: duration}. Raises ManifestError listing all problems.
-    """
-    problems, durations = [], {}
-
-    def dur(p: Path, fn) -> float | None:
-        if p in durations:
-            return durations[p]
-        if not p.is_file():
-            problems.append(f"missing file: {p}")
-            return None
-        try:
-            durations[p] = fn(p)
-        except Exception as e:
-            problems.append(f"cannot read {p}: {e}")
-            return None
-        return durations[p]
-
-    by_name = {c.name: c for c in m.clips}
-    for c in m.clips:
-        vd = dur(c.video, video_duration)
-        for s, t in c.tracks.items():
-            ad = dur(t, audio_duration)
-            if vd is not None and ad is not None and abs(ad - vd) > m.duration_tolerance:
-                problems.append(f"clip {c.name!r}, system {s!r}: track lasts {ad:.3f} s but the video "
-                                f"{vd:.3f} s (tolerance {m.duration_tolerance} s)")
-    for ch in m.checks:
-        if ch.kind == "anchor":
-            ad = dur(ch.audio, audio_duration)
-            vd = durations.get(by_name[ch.clip].video)
-            if vd is not None and ad is not None and abs(ad - vd) > m.duration_tolerance:
-                problems.append(f"anchor {ch.audio} lasts {ad:.3f} s but clip {ch.clip!r} {vd:.3f} s")
+def _prepared(m: Manifest, out_dir) -> Prepared:
+    p = prepare_media(m, out_dir)
+    problems = list(p.problems)
+    if m.on_duration_mismatch == "error":
+        problems += duration_warnings(p)
     if problems:
         raise ManifestError(problems)
-    return durations
+    return p
 
 
-def write_offset_track(src: Path, dst: Path, offset: float) -> None:
-    """Write `src` delayed by `offset` seconds (negative: advanced), same length."""
-    import numpy as np
-    import soundfile
-    wave, sr = soundfile.read(str(src), always_2d=True)  # (n, ch)
-    shift = int(round(abs(offset) * sr))
-    pad = np.zeros((shift, wave.shape[1]), wave.dtype)
-    out = np.concatenate([pad, wave])[: len(wave)] if offset >= 0 else np.concatenate([wave[shift:], pad])
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(dst), out, sr)
+def load_manifest(engine, manifest_path: str | os.PathLike, derived_dir: str | os.PathLike | None = None,
+                  warnings: list[str] | None = None) -> int:
+    """Validate a manifest, normalise its media and store it as a new study; returns its id.
 
-
-def load_manifest(engine, manifest_path: str | os.PathLike, derived_dir: str | os.PathLike | None = None) -> int:
-    """Validate a manifest with its media and store it as a new study. Returns the study id.
-
-    Offset attention-check tracks are rendered into `derived_dir` (default: `_derived/`
-    beside the manifest).
+    The served copies (videos without audio, tracks as WAV at one rate, loudness and length;
+    attention-check tracks) go into a new folder under `derived_dir` (default `_derived/`
+    beside the manifest). Warnings (trimmed / padded / silent tracks) are appended to
+    `warnings` when a list is given.
     """
     from sqlalchemy import select
 
     from . import db
 
     m = parse_manifest(manifest_path)
-    durations = validate_media(m)
+    with db.read_session(engine) as s:
+        if s.scalar(select(db.Study.id).where(db.Study.name == m.name)) is not None:
+            raise ManifestError([f"a study named {m.name!r} already exists in this database"])
     derived = Path(derived_dir) if derived_dir else Path(manifest_path).parent / "_derived"
+    prep = _prepared(m, derived / f"media-{secrets.token_hex(6)}")
+    if warnings is not None:
+        warnings.extend(prep.warnings)
     with db.write_session(engine) as s:
         if s.scalar(select(db.Study.id).where(db.Study.name == m.name)) is not None:
             raise ManifestError([f"a study named {m.name!r} already exists in this database"])
-        study = db.Study(name=m.name, config=m.study_config())
+        study = db.Study(name=m.name, config=m.study_config(), max_participants=m.max_participants)
         s.add(study)
         systems = {n: db.System(name=n, study=study) for n in m.systems}
         s.add_all(systems.values())
         clips = {}
         for c in m.clips:
-            clip = db.Clip(study=study, name=c.name, video_path=str(c.video.resolve()),
-                           duration=durations[c.video])
-            clips[c.name] = clip
-            for sname, t in c.tracks.items():
-                s.add(db.Track(clip=clip, system=systems[sname], audio_path=str(t.resolve()),
-                               duration=durations[t]))
-        s.flush()
+            video, duration = prep.videos[c.name]
+            clips[c.name] = clip = db.Clip(study=study, name=c.name, video_path=str(video.resolve()),
+                                           duration=duration, source_path=str(c.video.resolve()))
+            for sname, src in c.tracks.items():
+                path, info = prep.tracks[(c.name, sname)]
+                s.add(db.Track(clip=clip, system=systems[sname], audio_path=str(path.resolve()),
+                               duration=duration, source_path=str(src.resolve()), media_info=info))
         check_rows = []
         for i, ch in enumerate(m.checks):
-            clip = clips[ch.clip]
-            if ch.kind == "offset":
-                src = next(c for c in m.clips if c.name == ch.clip).tracks[ch.replaces]
-                dst = derived / f"study{study.id}_check{i}.wav"
-                write_offset_track(src, dst, ch.offset)
-                t = db.Track(clip=clip, system=systems[ch.replaces], audio_path=str(dst.resolve()),
-                             duration=durations[src], check_kind="offset")
-            else:  # a known-bad anchor belongs to no system
-                t = db.Track(clip=clip, system=None, audio_path=str(ch.audio.resolve()),
-                             duration=durations[ch.audio], check_kind="anchor")
+            path, info = prep.checks[i]
+            src = ch.audio if ch.kind == "anchor" else m_track(m, ch.clip, ch.replaces)
+            t = db.Track(clip=clips[ch.clip], system=systems[ch.replaces] if ch.kind == "offset" else None,
+                         audio_path=str(path.resolve()), duration=clips[ch.clip].duration,
+                         check_kind=ch.kind, source_path=str(Path(src).resolve()), media_info=info)
             s.add(t)
             check_rows.append((ch, t))
         s.flush()
@@ -333,3 +346,7 @@ def load_manifest(engine, manifest_path: str | os.PathLike, derived_dir: str | o
                           "replaces_system_id": systems[ch.replaces].id} for ch, t in check_rows]
         study.config = cfg
         return study.id
+
+
+def m_track(m: Manifest, clip: str, system: str) -> Path:
+    return next(c for c in m.clips if c.name == clip).tracks[system]

@@ -1,104 +1,137 @@
-"""Service layer: participants, trials, ratings, exclusion, export.
+"""Service layer: studies, participants, trials, ratings, exclusion, export.
 
 Plain functions over a SQLAlchemy Session. Functions that write expect a session from
 `db.write_session(engine)` (BEGIN IMMEDIATE on SQLite, commit on exit); read-only ones
-take any session. Errors are `StudyError` subclasses with messages safe to show.
+take any session. Errors are `StudyError` subclasses (study.errors) with messages safe to
+show and an HTTP status.
 
     engine = db.make_engine("sqlite:///study.db")
     with db.write_session(engine) as s:
-        p = create_participant(s, study_id, external_id="PROLIFIC123")
+        p = create_participant(s, study_id, external_id="PROLIFIC123")   # consent given
         token = p.token
     with db.write_session(engine) as s:
-        t = next_trial(s, token)
+        t = next_trial(s, token)      # the media must be fetched and played first (study.listening)
         submit_ratings(s, token, t.id, {"A": {"overall": 4, "sync": 3, "quality": 5}, ...})
     with db.read_session(engine) as s:
         df = export_ratings(s, study_id)
+
+Integrity rules enforced here: participants exist only with consent; one participant per
+PROLIFIC_PID and study (the same id resumes); trials complete in order and a completed
+trial's scores never change; with `require_play` every track must have been fetched and
+played for the study's minimum (server-credited, see study.listening) before it is rated.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import db, design
+from .errors import (  # noqa: F401  (re-exported: callers catch service.StudyError etc.)
+    ConsentRequired, InvalidRatings, NotListened, StudyClosed, StudyError, TrialClosed, TrialNotFound,
+    UnknownParticipant, UnknownStudy,
+)
+from .export import EXPORT_COLUMNS, listening_frame, mos_table, ratings_frame, write_export  # noqa: F401
 
-EXPORT_COLUMNS = [
-    "participant_id", "external_id", "trial_id", "trial_order", "clip", "system", "label",
-    "axis", "score", "rated_at", "attention_check", "excluded",
-    # extra context
-    "study", "check_kind", "attention_trial", "trial_completed", "participant_completed",
-]
-
-
-class StudyError(ValueError):
-    """Base class; the message is safe to show a participant."""
-
-
-class UnknownStudy(StudyError):
-    pass
-
-
-class UnknownParticipant(StudyError):
-    pass
-
-
-class TrialNotFound(StudyError):
-    """No such trial for this participant (also when it belongs to someone else)."""
-
-
-class InvalidRatings(StudyError):
-    pass
+MAX_DB_INT = 2**62
 
 
 # --------------------------------------------------------------------------- studies
 
 def get_study(session: Session, study: int | str | None = None) -> db.Study:
     """A study by id or name; None picks the only (or newest) study."""
+    row = None
     if study is None:
         row = session.scalars(select(db.Study).order_by(db.Study.id.desc())).first()
     elif isinstance(study, int) or (isinstance(study, str) and study.isdigit()):
-        row = session.get(db.Study, int(study))
+        if 0 < int(study) < MAX_DB_INT:
+            row = session.get(db.Study, int(study))
     else:
         row = session.scalars(select(db.Study).where(db.Study.name == study)).first()
     if row is None:
-        raise UnknownStudy(f"no study {study!r}" if study is not None else "no study has been created yet")
+        raise UnknownStudy("no such study" if study is not None else "no study has been created yet")
     return row
 
 
 def public_config(study: db.Study) -> dict:
     """The parts of a study's config the participant pages may see (no systems, no paths)."""
     c = study.config
-    return {k: c.get(k) for k in ("title", "axes", "scale", "instructions", "consent",
-                                  "require_play", "crossfade_ms")}
+    out = {k: c.get(k) for k in ("title", "axes", "scale", "instructions", "consent",
+                                 "require_play", "crossfade_ms")}
+    out["min_listen_s"] = float(c.get("min_listen_s", 0.0)) if c.get("require_play", True) else 0.0
+    lufs = (c.get("media") or {}).get("loudness_lufs")
+    # a 440 Hz sine of amplitude a measures about 20 log10(a) - 3.7 LUFS (BS.1770, mono)
+    out["tone_level"] = round(min(0.5, 10 ** ((lufs + 3.7) / 20)), 4) if lufs is not None else 0.2
+    return out
 
 
-# --------------------------------------------------------------------------- participants
+def _counted(study: db.Study, now: dt.datetime | None = None):
+    """SQL condition: participants that count for balance and the cap (not excluded, not a
+    preview, and completed or active within the study's abandon_after_min)."""
+    minutes = float(study.config.get("abandon_after_min", 60.0))
+    cutoff = (now or db.utcnow()) - dt.timedelta(minutes=minutes)
+    return and_(db.Participant.study_id == study.id, db.Participant.excluded.is_(False),
+                db.Participant.is_preview.is_(False),
+                or_(db.Participant.completed_at.is_not(None),
+                    func.coalesce(db.Participant.last_active_at, db.Participant.created_at) >= cutoff))
 
-def _clip_counts(session: Session, study_id: int) -> dict[int, int]:
-    counts = {cid: 0 for cid in session.scalars(select(db.Clip.id).where(db.Clip.study_id == study_id))}
+
+def counted_participants(session: Session, study: db.Study) -> int:
+    return session.scalar(select(func.count()).select_from(db.Participant).where(_counted(study)))
+
+
+def check_open(session: Session, study: db.Study) -> None:
+    """Raise StudyClosed when the study is closed or its cap of participants is reached."""
+    if study.closed_at is not None:
+        raise StudyClosed("this study is closed; thank you for your interest")
+    if study.max_participants is not None and counted_participants(session, study) >= study.max_participants:
+        raise StudyClosed("this study has all the participants it needs; thank you for your interest")
+
+
+def _clip_counts(session: Session, study: db.Study) -> dict[int, int]:
+    """Times each clip was given to a counted participant (balanced design)."""
+    counts = {cid: 0 for cid in session.scalars(select(db.Clip.id).where(db.Clip.study_id == study.id))}
     rows = session.execute(
         select(db.Trial.clip_id, func.count())
         .join(db.Participant, db.Trial.participant_id == db.Participant.id)
-        .where(db.Participant.study_id == study_id, db.Participant.excluded.is_(False),
-               db.Trial.is_attention.is_(False))
+        .where(_counted(study), db.Trial.is_attention.is_(False))
         .group_by(db.Trial.clip_id))
     for cid, n in rows:
         counts[cid] = n
     return counts
 
 
+# --------------------------------------------------------------------------- participants
+
+def find_by_external_id(session: Session, study_id: int, external_id: str) -> db.Participant | None:
+    return session.scalars(select(db.Participant).where(db.Participant.study_id == study_id,
+                                                        db.Participant.external_id == external_id)).first()
+
+
 def create_participant(session: Session, study_id: int, external_id: str | None = None, *,
                        external_study_id: str | None = None, external_session_id: str | None = None,
-                       seed: int | None = None, consent: bool = True) -> db.Participant:
-    """Create a participant with a stored seed and their planned trials.
+                       seed: int | None = None, consent: bool = True, preview: bool = False) -> db.Participant:
+    """A participant (who gave consent) with a stored seed and their planned trials.
 
-    Clips are the least shown so far among non-excluded participants (balanced design);
-    trial order and each trial's label -> track mapping follow from the seed.
-    Use a `db.write_session` so reading the counts and writing the plan is atomic.
+    The same `external_id` (PROLIFIC_PID) in the same study returns the existing participant,
+    who resumes. A closed or full study raises StudyClosed (previews are always allowed and
+    never counted). Clips are the least shown among counted participants (balanced design);
+    trial order and each trial's label -> track mapping follow from the seed. Use a
+    `db.write_session` so reading the counts and writing the plan is atomic.
     """
+    if not consent:
+        raise ConsentRequired("consent is needed before the study can start")
     study = get_study(session, study_id)
+    db.lock_for_update(session, study)  # one plan at a time per study (balance, one PID) on PostgreSQL
+    if external_id and not preview:
+        existing = find_by_external_id(session, study.id, external_id)
+        if existing is not None:
+            return existing
+    if not preview:
+        check_open(session, study)
     cfg = study.config
     seed = design.new_seed() if seed is None else int(seed)
     tracks: dict[int, dict[int, int]] = {}
@@ -107,12 +140,13 @@ def create_participant(session: Session, study_id: int, external_id: str | None 
         tracks.setdefault(t.clip_id, {})[t.system_id] = t.id
     checks = [design.CheckOption(c["clip_id"], c["track_id"], c["replaces_system_id"])
               for c in cfg.get("checks", [])]
-    plans = design.plan_trials(seed, _clip_counts(session, study.id), cfg["trials_per_participant"],
+    plans = design.plan_trials(seed, _clip_counts(session, study), cfg["trials_per_participant"],
                                tracks, checks, cfg.get("checks_per_participant", 0))
     now = db.utcnow()
     p = db.Participant(study_id=study.id, token=design.new_token(), seed=seed,
-                       external_id=external_id, external_study_id=external_study_id,
-                       external_session_id=external_session_id, consent_at=now if consent else None)
+                       external_id=None if preview else external_id, external_study_id=external_study_id,
+                       external_session_id=external_session_id, consent_at=now, is_preview=preview,
+                       last_active_at=now)
     session.add(p)
     for order, plan in enumerate(plans):
         trial = db.Trial(participant=p, clip_id=plan.clip_id, order=order, is_attention=plan.is_attention,
@@ -125,8 +159,14 @@ def create_participant(session: Session, study_id: int, external_id: str | None 
     return p
 
 
+def find_participant(session: Session, token: str | None) -> db.Participant | None:
+    if not token or len(token) > 64:
+        return None
+    return session.scalars(select(db.Participant).where(db.Participant.token == token)).first()
+
+
 def get_participant(session: Session, token: str) -> db.Participant:
-    p = session.scalars(select(db.Participant).where(db.Participant.token == token)).first() if token else None
+    p = find_participant(session, token)
     if p is None:
         raise UnknownParticipant("unknown participant; please start again from the study link")
     return p
@@ -136,6 +176,7 @@ def finish_instructions(session: Session, token: str) -> None:
     p = get_participant(session, token)
     if p.instructions_done_at is None:
         p.instructions_done_at = db.utcnow()
+    p.last_active_at = db.utcnow()
 
 
 def next_trial(session: Session, token: str) -> db.Trial | None:
@@ -147,20 +188,81 @@ def next_trial(session: Session, token: str) -> db.Trial | None:
     ).first()
 
 
+def start_trial(session: Session, trial: db.Trial) -> None:
+    """Mark when a trial was first shown (the export's time spent counts from here)."""
+    if trial.started_at is None:
+        trial.started_at = db.utcnow()
+
+
+def min_listen(study: db.Study, clip: db.Clip) -> float:
+    """Seconds each track of `clip` must play before it can be rated (0 without require_play)."""
+    if not study.config.get("require_play", True):
+        return 0.0
+    return min(float(study.config.get("min_listen_s", 0.0)), float(clip.duration))
+
+
 def trial_view(session: Session, trial: db.Trial, media_prefix: str = "/study/media/") -> dict:
-    """What the trial page may know: labels, opaque media URLs, saved scores. No names."""
+    """What the trial page may know: labels, opaque media URLs, saved scores, play time credited.
+    No names, no database ids."""
     n_total = session.scalar(select(func.count()).where(db.Trial.participant_id == trial.participant_id))
     saved: dict[str, dict[str, int]] = {}
     for r in trial.ratings:
         saved.setdefault(r.label, {})[r.axis] = r.score
+    study = session.get(db.Study, session.get(db.Participant, trial.participant_id).study_id)
     return {
-        "trial_id": trial.id,
+        "trial_id": trial.public_id,
         "index": trial.order,
         "total": n_total,
         "video": media_prefix + trial.video_token,
         "tracks": [{"label": it.label, "url": media_prefix + it.media_token} for it in trial.items],
         "ratings": saved,
+        "listened": {it.label: round(it.listened_s, 2) for it in trial.items},
+        "min_listen_s": min_listen(study, session.get(db.Clip, trial.clip_id)),
     }
+
+
+def find_trial(session: Session, p: db.Participant, trial_ref: int | str) -> db.Trial:
+    """This participant's trial by database id (int) or public id (str)."""
+    if isinstance(trial_ref, int):
+        cond = db.Trial.id == trial_ref if 0 < trial_ref < MAX_DB_INT else db.Trial.id.is_(None)
+    else:
+        cond = db.Trial.public_id == str(trial_ref)
+    trial = session.scalars(select(db.Trial).where(cond, db.Trial.participant_id == p.id)
+                            .options(selectinload(db.Trial.items), selectinload(db.Trial.ratings))).first()
+    if trial is None:
+        raise TrialNotFound("no such trial for this participant")
+    return trial
+
+
+def check_next(session: Session, trial: db.Trial) -> None:
+    """TrialClosed unless `trial` is its participant's next one (not completed, none open before it)."""
+    if trial.completed_at is not None:
+        raise TrialClosed("this trial is already completed; its scores cannot change")
+    earlier = session.scalar(select(db.Trial.id).where(
+        db.Trial.participant_id == trial.participant_id, db.Trial.order < trial.order,
+        db.Trial.completed_at.is_(None)).limit(1))
+    if earlier is not None:
+        raise TrialClosed("trials are completed in order; finish the current trial first")
+
+
+def open_trial(session: Session, p: db.Participant, trial_ref: int | str) -> db.Trial:
+    """The trial if it is this participant's next one; TrialClosed if completed or out of order."""
+    trial = find_trial(session, p, trial_ref)
+    check_next(session, trial)
+    return trial
+
+
+def not_listened(session: Session, study: db.Study, trial: db.Trial, labels) -> list[str]:
+    """Labels (and "video") whose media were not fetched or not played for the minimum."""
+    need = min_listen(study, trial.clip)
+    if not study.config.get("require_play", True):
+        return []
+    items = {it.label: it for it in trial.items}
+    out = [lab for lab in sorted(labels)
+           if items[lab].fetched_at is None or items[lab].listened_s + 1e-6 < need]
+    video = session.scalar(select(func.count()).select_from(db.ListenEvent).where(
+        db.ListenEvent.trial_id == trial.id, db.ListenEvent.label.is_(None), db.ListenEvent.kind == "fetch"))
+    return out + ([] if video else ["video"])
 
 
 def _validate(study: db.Study, labels: set[str], ratings: dict) -> list[tuple[str, str, int]]:
@@ -172,38 +274,41 @@ def _validate(study: db.Study, labels: set[str], ratings: dict) -> list[tuple[st
     out = []
     for label, by_axis in ratings.items():
         if label not in labels:
-            raise InvalidRatings(f"unknown label {label!r}")
+            raise InvalidRatings("unknown track label")
         if not isinstance(by_axis, dict):
-            raise InvalidRatings(f"ratings for {label!r} must map axes to scores")
+            raise InvalidRatings(f"ratings for track {label} must map axes to scores")
         for axis, score in by_axis.items():
             if axis not in axes:
-                raise InvalidRatings(f"unknown axis {axis!r}")
+                raise InvalidRatings("unknown rating axis")
             if isinstance(score, bool) or not isinstance(score, int) or not lo <= score <= hi:
-                raise InvalidRatings(f"score {score!r} for {label}/{axis} is not an integer in {lo}..{hi}")
+                raise InvalidRatings(f"a score for track {label} / {axis} is not an integer in {lo}..{hi}")
             out.append((label, axis, score))
     return out
 
 
-def submit_ratings(session: Session, participant_token: str, trial_id: int,
+def submit_ratings(session: Session, participant_token: str, trial_id: int | str,
                    ratings: dict[str, dict[str, int]], complete: bool = True) -> db.Trial:
-    """Store (or update) scores for one trial of this participant.
+    """Store (or update) scores for this participant's current trial.
 
-    `ratings` is {label: {axis: score}}. Scores upsert on (trial, label, axis), so a repeated
-    submission leaves one row. With `complete=True` every label x axis must then be rated,
-    the trial is marked done, and after the last trial the participant gets a completion code.
-    Raises TrialNotFound if the trial is not this participant's, InvalidRatings otherwise.
+    `trial_id` is the database id (int) or the public id the browser sees (str). `ratings` is
+    {label: {axis: score}}. Scores upsert on (trial, label, axis) until the trial is completed;
+    with `complete=True` every label x axis must be rated, the trial is marked done (its scores
+    are then immutable), and after the last trial the participant gets a completion code.
+    Raises TrialNotFound (not this participant's), TrialClosed (completed, or not the next
+    trial), NotListened (a rated track not fetched / played enough), InvalidRatings.
     """
     p = get_participant(session, participant_token)
-    trial = session.scalars(select(db.Trial).where(db.Trial.id == int(trial_id),
-                                                   db.Trial.participant_id == p.id)
-                            .options(selectinload(db.Trial.items), selectinload(db.Trial.ratings))).first()
-    if trial is None:
-        raise TrialNotFound("no such trial for this participant")
+    trial = open_trial(session, p, trial_id)
     study = session.get(db.Study, p.study_id)
     labels = {it.label for it in trial.items}
     rows = _validate(study, labels, ratings)
+    missing = not_listened(session, study, trial, labels if complete else {lab for lab, _, _ in rows})
+    if missing:
+        raise NotListened(f"play every track for at least {min_listen(study, trial.clip):g} s before rating "
+                          f"it (not yet: {', '.join(missing)})")
     existing = {(r.label, r.axis): r for r in trial.ratings}
     now = db.utcnow()
+    p.last_active_at = now
     for label, axis, score in rows:
         r = existing.get((label, axis))
         if r is None:
@@ -214,11 +319,10 @@ def submit_ratings(session: Session, participant_token: str, trial_id: int,
             r.score, r.rated_at = score, now
     if complete:
         axes = [a["key"] for a in study.config["axes"]]
-        missing = [f"{lab}/{ax}" for lab in sorted(labels) for ax in axes if (lab, ax) not in existing]
-        if missing:
-            raise InvalidRatings(f"missing ratings: {', '.join(missing)}")
-        if trial.completed_at is None:
-            trial.completed_at = now
+        gaps = [f"{lab}/{ax}" for lab in sorted(labels) for ax in axes if (lab, ax) not in existing]
+        if gaps:
+            raise InvalidRatings(f"missing ratings: {', '.join(gaps)}")
+        trial.completed_at = now
         session.flush()
         left = session.scalar(select(func.count()).where(db.Trial.participant_id == p.id,
                                                          db.Trial.completed_at.is_(None)))
@@ -231,73 +335,41 @@ def submit_ratings(session: Session, participant_token: str, trial_id: int,
 
 def exclude_participant(session: Session, participant_id: int, excluded: bool = True,
                         reason: str | None = None) -> None:
-    p = session.get(db.Participant, int(participant_id))
+    p = session.get(db.Participant, int(participant_id)) if 0 < int(participant_id) < MAX_DB_INT else None
     if p is None:
-        raise UnknownParticipant(f"no participant {participant_id}")
+        raise UnknownParticipant("no such participant")
     p.excluded, p.exclusion_reason = bool(excluded), (reason if excluded else None)
 
 
-# --------------------------------------------------------------------------- export / progress
+def set_study_status(session: Session, study_id: int, closed: bool, max_participants: int | None) -> None:
+    """Close / reopen a study and set (or clear, with None) its cap on participants."""
+    study = get_study(session, study_id)
+    study.closed_at = (study.closed_at or db.utcnow()) if closed else None
+    study.max_participants = max_participants
+
 
 def export_ratings(session: Session, study_id: int | str | None = None):
-    """All scores of a study in long format (one row per score), columns EXPORT_COLUMNS."""
-    import pandas as pd
-
-    study = get_study(session, study_id)
-    q = (select(db.Rating, db.Trial, db.Participant, db.Clip, db.Track, db.System)
-         .join(db.Trial, db.Rating.trial_id == db.Trial.id)
-         .join(db.Participant, db.Trial.participant_id == db.Participant.id)
-         .join(db.Clip, db.Trial.clip_id == db.Clip.id)
-         .join(db.TrialItem, (db.TrialItem.trial_id == db.Trial.id) & (db.TrialItem.label == db.Rating.label))
-         .join(db.Track, db.TrialItem.track_id == db.Track.id)
-         .outerjoin(db.System, db.Track.system_id == db.System.id)
-         .where(db.Participant.study_id == study.id)
-         .order_by(db.Participant.id, db.Trial.order, db.Rating.label, db.Rating.axis))
-    recs = []
-    for r, t, p, c, tr, sy in session.execute(q):
-        recs.append({
-            "participant_id": p.id, "external_id": p.external_id, "trial_id": t.id,
-            "trial_order": t.order, "clip": c.name, "system": sy.name if sy is not None else "anchor",
-            "label": r.label, "axis": r.axis, "score": int(r.score), "rated_at": r.rated_at,
-            "attention_check": tr.check_kind is not None, "excluded": bool(p.excluded),
-            "study": study.name, "check_kind": tr.check_kind or "", "attention_trial": bool(t.is_attention),
-            "trial_completed": t.completed_at is not None, "participant_completed": p.completed_at is not None,
-        })
-    df = pd.DataFrame.from_records(recs, columns=EXPORT_COLUMNS)
-    return df.astype({"participant_id": "int64", "trial_id": "int64", "trial_order": "int64",
-                      "score": "int64", "attention_check": "bool", "excluded": "bool"})
+    """All scores of a study (by id or name) in long format, one row per score (export.EXPORT_COLUMNS),
+    with the listening log per track; previews are left out."""
+    return ratings_frame(session, get_study(session, study_id))
 
 
-def write_export(df, out: str) -> None:
-    if str(out).endswith(".parquet"):
-        df.to_parquet(out, index=False)
-    elif str(out).endswith(".csv"):
-        df.to_csv(out, index=False)
-    else:
-        raise StudyError(f"export file must end in .csv or .parquet: {out}")
+def export_listening(session: Session, study_id: int | str | None = None):
+    """The raw listening log of a study: one row per media fetch and play report."""
+    return listening_frame(session, get_study(session, study_id))
 
 
 def study_progress(session: Session, study_id: int) -> dict:
-    """Counts for the admin page."""
-    ps = session.scalars(select(db.Participant).where(db.Participant.study_id == study_id)).all()
+    """Counts for the admin page (previews are listed apart and never counted)."""
+    study = get_study(session, study_id)
+    ps = session.scalars(select(db.Participant).where(db.Participant.study_id == study_id)
+                         .order_by(db.Participant.id)).all()
+    real = [p for p in ps if not p.is_preview]
     return {
-        "started": len(ps),
-        "finished": sum(p.completed_at is not None for p in ps),
-        "excluded": sum(bool(p.excluded) for p in ps),
-        "participants": ps,
+        "started": len(real),
+        "finished": sum(p.completed_at is not None for p in real),
+        "excluded": sum(bool(p.excluded) for p in real),
+        "counted": counted_participants(session, study),
+        "previews": len(ps) - len(real),
+        "participants": real,
     }
-
-
-def mos_table(df):
-    """Mean opinion score with a 95% t-interval per system x axis (non-excluded, no checks)."""
-    import numpy as np
-    import pandas as pd
-    from scipy import stats
-
-    d = df[(~df["excluded"]) & (~df["attention_check"])]
-    rows = []
-    for (system, axis), g in d.groupby(["system", "axis"]):
-        n, m = len(g), float(g["score"].mean())
-        half = float(stats.t.ppf(0.975, n - 1) * g["score"].std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-        rows.append({"system": system, "axis": axis, "n": n, "mos": m, "ci95": half})
-    return pd.DataFrame(rows, columns=["system", "axis", "n", "mos", "ci95"])

@@ -11,7 +11,7 @@ class StudySettings:
     db_url: str = "sqlite:///study.db"
     admin_password: str | None = None  # None: env SALSAV_ADMIN_PASSWORD; unset -> /admin refuses
     study: str | None = None           # default study (name or id); None: the newest one
-    cookie_name: str = "salsav_participant"
+    cookie_name: str = "sid"                # neutral: names no product or system
     cookie_secure: bool = False        # set True behind HTTPS
     prefix: str = "/study"
     admin_prefix: str = "/admin"

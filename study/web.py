@@ -4,44 +4,60 @@
     study.web.mount(app, StudySettings(db_url="sqlite:///study.db"))   # before mounting Gradio at "/"
 
 Routes (prefix /study): consent -> instructions (volume check) -> trials -> end page.
-The participant token lives in a cookie and in the page URL, so a reload, a closed tab or
-a server restart resumes at the first unrated trial. Media are served only under random
-per-participant tokens, with no file name; no system name, track id or file name is ever
-sent to the browser.
+The participant token lives in a cookie and in the page URL, so a reload, a closed tab or a
+server restart resumes at the first unfinished trial; the same PROLIFIC_PID resumes too.
+Media are served only under random per-participant tokens: every track as audio/wav of the
+same size within a clip, every video as video/mp4 without an audio stream, with no file
+name, ETag or Last-Modified. No system name, database id or file name reaches the browser.
+Errors are answered by `pages.StudyRoute`; bodies are limited and security headers added by
+`pages.StudySecurity`.
 """
 
 from __future__ import annotations
 
-import mimetypes
+import os
+import re
 from pathlib import Path
+from typing import Annotated
 
-import jinja2
-from fastapi import APIRouter, Body, FastAPI, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import APIRouter, FastAPI, Form, Path as PathParam, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
 
-from . import db, service
+from . import admin, db, listening, service
+from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
+from .pages import HERE, StudyRoute, StudySecurity, error_response, render
 from .settings import StudySettings
 
-HERE = Path(__file__).parent
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                          autoescape=jinja2.select_autoescape(["html"]))
-_MEDIA_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
-                ".mp4": "video/mp4", ".webm": "video/webm", ".m4a": "audio/mp4"}
+TokenPath = Annotated[Token, PathParam()]
+TrialPath = Annotated[PublicId, PathParam()]
+FormText = Annotated[str, Form(max_length=128)]
+_RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
 
 
-def render(name: str, status: int = 200, **ctx) -> HTMLResponse:
-    return HTMLResponse(_ENV.get_template(name).render(**ctx), status_code=status)
-
-
-def _error_page(msg: str, status: int = 400) -> HTMLResponse:
-    return render("error.html", status=status, title="Listening study", message=msg)
-
-
-def _json_error(e: Exception) -> JSONResponse:
-    status = 404 if isinstance(e, (service.UnknownParticipant, service.TrialNotFound, service.UnknownStudy)) else 400
-    return JSONResponse({"error": str(e)}, status_code=status)
+def media_response(request: Request, path: str, mime: str) -> Response:
+    """The file's bytes (or the one byte range asked for), with no validators (ETag,
+    Last-Modified) and no file name; one MIME type per kind of media."""
+    size = os.path.getsize(path)
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
+    rng = request.headers.get("range")
+    start, end = 0, size - 1
+    if rng:
+        m = _RANGE.match(rng.strip())
+        if m is None or (m.group(1) == "" and m.group(2) == ""):
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        if m.group(1) == "":                       # suffix range: the last N bytes
+            start = max(0, size - int(m.group(2)))
+        else:
+            start = int(m.group(1))
+            end = min(end, int(m.group(2))) if m.group(2) else end
+        if start > end or start >= size:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    with open(path, "rb") as f:
+        f.seek(start)
+        body = f.read(end - start + 1)
+    return Response(body, status_code=206 if rng else 200, media_type=mime, headers=headers)
 
 
 class StudyApp:
@@ -51,139 +67,127 @@ class StudyApp:
         self.settings = settings
         self.engine = engine or db.make_engine(settings.db_url)
 
-    # ---------------------------------------------------------------- helpers
     def state(self, token: str) -> dict:
+        """The participant's state; marks the current trial as shown (its time starts here)."""
         pre = self.settings.prefix
-        with db.read_session(self.engine) as s:
+        with db.write_session(self.engine) as s:
             p = service.get_participant(s, token)
             study = s.get(db.Study, p.study_id)
             out = {"config": service.public_config(study), "done": p.completed_at is not None,
-                   "instructions_done": p.instructions_done_at is not None}
+                   "instructions_done": p.instructions_done_at is not None, "preview": p.is_preview}
             if out["done"]:
                 out["completion_code"] = p.completion_code
                 url = study.config.get("completion_url")
-                out["completion_url"] = url.format(code=p.completion_code) if url else None
+                out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
             else:
                 t = service.next_trial(s, token)
+                service.start_trial(s, t)
                 out["trial"] = service.trial_view(s, t, media_prefix=f"{pre}/media/")
             return out
 
+    def _enter(self, token: str) -> RedirectResponse:
+        st = self.settings
+        resp = RedirectResponse(f"{st.prefix}/p/{token}", status_code=303)
+        resp.set_cookie(st.cookie_name, token, max_age=30 * 86400, httponly=True, samesite="lax",
+                        secure=st.cookie_secure, path=st.prefix)
+        return resp
+
     def router(self) -> APIRouter:
         st, pre = self.settings, self.settings.prefix
-        r = APIRouter()
+        r = APIRouter(route_class=StudyRoute)
 
         @r.get(pre, response_class=HTMLResponse)
         @r.get(pre + "/", response_class=HTMLResponse, include_in_schema=False)
-        def landing(request: Request, study: str | None = None):
-            q = request.query_params
-            try:
-                with db.read_session(self.engine) as s:
-                    row = service.get_study(s, study or st.study)
-                    token = request.cookies.get(st.cookie_name)
-                    if token:
-                        p = s.scalars(select(db.Participant).where(db.Participant.token == token)).first()
-                        if p is not None and p.study_id == row.id:
-                            return RedirectResponse(f"{pre}/p/{token}", status_code=303)
-                    cfg = service.public_config(row)
-                    sid = row.id
-            except service.StudyError as e:
-                return _error_page(str(e), 404)
+        def landing(request: Request, study: Annotated[str | None, Query(max_length=200)] = None,
+                    PROLIFIC_PID: Annotated[ExternalId | None, Query()] = None,
+                    STUDY_ID: Annotated[ExternalId | None, Query()] = None,
+                    SESSION_ID: Annotated[ExternalId | None, Query()] = None):
+            with db.read_session(self.engine) as s:
+                row = service.get_study(s, study or st.study)
+                token = request.cookies.get(st.cookie_name)
+                if token:
+                    p = service.find_participant(s, token)
+                    if p is not None and p.study_id == row.id:
+                        return RedirectResponse(f"{pre}/p/{token}", status_code=303)
+                if PROLIFIC_PID:
+                    p = service.find_by_external_id(s, row.id, PROLIFIC_PID)
+                    if p is not None:  # the same PROLIFIC_PID resumes, in any browser
+                        return self._enter(p.token)
+                service.check_open(s, row)
+                cfg, sid = service.public_config(row), row.id
             return render("consent.html", title=cfg["title"], consent=cfg["consent"], action=f"{pre}/consent",
-                          study_id=sid, pid=q.get("PROLIFIC_PID", ""), ext_study=q.get("STUDY_ID", ""),
-                          ext_session=q.get("SESSION_ID", ""), static=f"{pre}/static")
+                          study_id=sid, pid=PROLIFIC_PID or "", ext_study=STUDY_ID or "",
+                          ext_session=SESSION_ID or "", static=f"{pre}/static")
 
         @r.post(pre + "/consent")
-        def consent(study_id: int = Form(...), agree: str = Form(""), PROLIFIC_PID: str = Form(""),
-                    STUDY_ID: str = Form(""), SESSION_ID: str = Form("")):
+        def consent(study_id: Annotated[int, Form(ge=1, le=2**31)], agree: FormText = "",
+                    PROLIFIC_PID: FormText = "", STUDY_ID: FormText = "", SESSION_ID: FormText = ""):
             if agree != "yes":
-                return _error_page("You need to agree to take part before the study can start.")
-            try:
-                with db.write_session(self.engine) as s:
-                    p = service.create_participant(s, study_id, external_id=PROLIFIC_PID or None,
-                                                   external_study_id=STUDY_ID or None,
-                                                   external_session_id=SESSION_ID or None)
-                    token = p.token
-            except service.StudyError as e:
-                return _error_page(str(e), 404)
-            resp = RedirectResponse(f"{pre}/p/{token}", status_code=303)
-            resp.set_cookie(st.cookie_name, token, max_age=30 * 86400, httponly=True, samesite="lax",
-                            secure=st.cookie_secure, path=pre)
-            return resp
+                raise service.ConsentRequired("you need to agree to take part before the study can start")
+            with db.write_session(self.engine) as s:
+                p = service.create_participant(s, study_id, external_id=PROLIFIC_PID or None,
+                                               external_study_id=STUDY_ID or None,
+                                               external_session_id=SESSION_ID or None, consent=True)
+                token = p.token
+            return self._enter(token)
 
         @r.get(pre + "/p/{token}", response_class=HTMLResponse)
-        def page(token: str):
-            try:
-                state = self.state(token)
-            except service.StudyError as e:
-                return _error_page(str(e), 404)
+        def page(token: TokenPath):
+            state = self.state(token)
             cfg = state["config"]
-            common = dict(title=cfg["title"], static=f"{pre}/static", token=token, pre=pre)
+            common = dict(title=cfg["title"], static=f"{pre}/static", token=token, pre=pre,
+                          preview=state["preview"])
             if state["done"]:
                 return render("done.html", code=state["completion_code"], url=state["completion_url"], **common)
             if not state["instructions_done"]:
                 return render("instructions.html", instructions=cfg["instructions"], axes=cfg["axes"],
-                              action=f"{pre}/p/{token}/instructions", **common)
+                              action=f"{pre}/p/{token}/instructions", tone_level=cfg["tone_level"], **common)
             return render("trial.html", **common)
 
         @r.post(pre + "/p/{token}/instructions")
-        def instructions_done(token: str):
-            try:
-                with db.write_session(self.engine) as s:
-                    service.finish_instructions(s, token)
-            except service.StudyError as e:
-                return _error_page(str(e), 404)
+        def instructions_done(token: TokenPath):
+            with db.write_session(self.engine) as s:
+                service.finish_instructions(s, token)
             return RedirectResponse(f"{pre}/p/{token}", status_code=303)
 
         # ------------------------------------------------------------ JSON API
         @r.post(pre + "/api/participants")
-        def api_new_participant(body: dict = Body(default={})):
-            """Create a participant (consent given elsewhere): {study?, external_id?, ...} -> {token}."""
-            try:
-                with db.write_session(self.engine) as s:
-                    sid = service.get_study(s, body.get("study") or st.study).id
-                    p = service.create_participant(s, sid, external_id=body.get("external_id"),
-                                                   external_study_id=body.get("external_study_id"),
-                                                   external_session_id=body.get("external_session_id"))
-                    token = p.token
-                    s.flush()
-                with db.write_session(self.engine) as s:
-                    service.finish_instructions(s, token)
-            except service.StudyError as e:
-                return _json_error(e)
+        def api_new_participant(body: NewParticipant):
+            """Join through the API with consent given: {consent: true, study?, external_id?, ...}
+            -> {token}. The same external_id resumes the same participant."""
+            with db.write_session(self.engine) as s:
+                sid = service.get_study(s, body.study or st.study).id
+                token = service.create_participant(
+                    s, sid, external_id=body.external_id, external_study_id=body.external_study_id,
+                    external_session_id=body.external_session_id, consent=body.consent).token
+                service.finish_instructions(s, token)
             return {"token": token}
 
         @r.get(pre + "/api/{token}/state")
-        def api_state(token: str):
-            try:
-                return self.state(token)
-            except service.StudyError as e:
-                return _json_error(e)
+        def api_state(token: TokenPath):
+            return self.state(token)
+
+        @r.post(pre + "/api/{token}/trials/{trial_id}/listen")
+        def api_listen(token: TokenPath, trial_id: TrialPath, body: ListenBody):
+            """A play report {kind: play|beat|end, label, seconds} -> the credited play time per label."""
+            with db.write_session(self.engine) as s:
+                return listening.report(s, token, trial_id, body.kind, body.label, body.seconds)
 
         @r.post(pre + "/api/{token}/trials/{trial_id}/ratings")
-        def api_rate(token: str, trial_id: int, body: dict = Body(...)):
-            """Body {ratings: {label: {axis: score}}, complete: bool} -> the new state."""
-            try:
-                with db.write_session(self.engine) as s:
-                    service.submit_ratings(s, token, trial_id, body.get("ratings") or {},
-                                           complete=bool(body.get("complete", True)))
-                return self.state(token) if body.get("complete", True) else {"saved": True}
-            except service.StudyError as e:
-                return _json_error(e)
+        def api_rate(token: TokenPath, trial_id: TrialPath, body: RatingsBody):
+            """{ratings: {label: {axis: score}}, complete: bool} -> the new state (or {saved: true})."""
+            with db.write_session(self.engine) as s:
+                service.submit_ratings(s, token, trial_id, {k: dict(v) for k, v in body.ratings.items()},
+                                       complete=body.complete)
+            return self.state(token) if body.complete else {"saved": True}
 
         @r.get(pre + "/media/{media_token}")
-        def media(media_token: str):
-            with db.read_session(self.engine) as s:
-                path = s.scalar(select(db.Track.audio_path).join(db.TrialItem, db.TrialItem.track_id == db.Track.id)
-                                .where(db.TrialItem.media_token == media_token))
-                if path is None:
-                    path = s.scalar(select(db.Clip.video_path).join(db.Trial, db.Trial.clip_id == db.Clip.id)
-                                    .where(db.Trial.video_token == media_token))
-            if path is None or not Path(path).is_file():
-                return JSONResponse({"error": "not found"}, status_code=404)
-            ext = Path(path).suffix.lower()
-            mt = _MEDIA_TYPES.get(ext) or mimetypes.guess_type(path)[0] or "application/octet-stream"
-            # no filename -> no Content-Disposition; FileResponse answers Range requests
-            return FileResponse(path, media_type=mt, headers={"Cache-Control": "private, max-age=86400"})
+        def media(request: Request, media_token: TokenPath):
+            with db.write_session(self.engine) as s:
+                found = listening.media_fetch(s, media_token)
+            if found is None or not Path(found.path).is_file():
+                return error_response(request, 404, "not found")
+            return media_response(request, found.path, found.mime)
 
         return r
 
@@ -191,14 +195,13 @@ class StudyApp:
 def mount(app: FastAPI, settings: StudySettings, engine=None) -> StudyApp:
     """Add /study (participant pages, API, media) and /admin to an existing FastAPI app.
 
-    Call it before mounting Gradio (or anything else) at "/".
+    Call it before mounting Gradio (or anything else) at "/", and before the app starts.
     """
-    from . import admin
-
     sa = StudyApp(settings, engine)
     app.include_router(sa.router())
     app.mount(settings.prefix + "/static", StaticFiles(directory=HERE / "static"), name="study-static")
-    app.include_router(admin.router(sa))
+    app.include_router(admin.router(sa.engine, settings))
+    app.add_middleware(StudySecurity, prefixes=(settings.prefix, settings.admin_prefix))
     return sa
 
 

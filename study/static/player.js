@@ -14,6 +14,7 @@ class SyncedPlayer {
     this.loop = opts.loop ?? true;
     this.onTick = opts.onTick || (() => {});
     this.onEnded = opts.onEnded || (() => {});
+    this.onEvent = opts.onEvent || (() => {});   // ("play" | "pause" | "select", player, previousLabel)
     this.ctx = new (window.AudioContext || window.webkitAudioContext)();
     this.buffers = {};
     this.gains = {};
@@ -92,6 +93,7 @@ class SyncedPlayer {
     const vp = this.video.play();
     if (vp && vp.catch) vp.catch(() => {});
     this._schedule();
+    this.onEvent("play", this, null);
   }
 
   pause() {
@@ -103,6 +105,7 @@ class SyncedPlayer {
     this.video.playbackRate = 1;
     this.video.currentTime = this.pausedAt;
     this._unschedule();
+    this.onEvent("pause", this, null);
     this.onTick(this);
   }
 
@@ -117,7 +120,9 @@ class SyncedPlayer {
       g.gain.setValueAtTime(g.gain.value, now);
       g.gain.linearRampToValueAtTime(target, now + this.fade);
     }
+    const previous = this.active;
     this.active = label;
+    this.onEvent("select", this, previous);
     this.onTick(this);
   }
 

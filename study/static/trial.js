@@ -22,9 +22,11 @@
   const axes = cfg.axes;
   const ratings = {};                       // label -> axis -> score
   for (const l of labels) ratings[l] = Object.assign({}, trial.ratings[l] || {});
+  // a track can be rated once the server has credited it with min_listen_s of play time
+  const minListen = trial.min_listen_s || 0;
   const played = {};
-  for (const l of labels) played[l] = !cfg.require_play || Object.keys(ratings[l]).length > 0;
-  let activeSince = null;
+  const credit = (listened) => { for (const l of labels) played[l] = minListen <= 0 || (listened[l] || 0) >= minListen - 1e-6; };
+  credit(trial.listened || {});
 
   $("progress").textContent = `Trial ${trial.index + 1} of ${trial.total}`;
 
@@ -92,18 +94,51 @@
     } catch (e) { err("Could not save: " + e.message); }
   }
 
+  // ---------------------------------------------------------------- listening reports
+  // play / beat / end reports, one at a time and in order; the server credits each with at
+  // most the wall-clock time since the previous one (study/listening.py)
+  const listenUrl = root.dataset.rateUrl + trial.trial_id + "/listen";
+  let segment = null;                       // {label, t}: the track playing since audio time t
+  let queue = Promise.resolve();
+  let beatTimer = null;
+  function send(kind, label, seconds) {
+    queue = queue.then(() => getJSON(listenUrl, { method: "POST",
+      body: JSON.stringify({ kind, label, seconds: Math.max(0, Math.min(60, seconds)) }) }))
+      .then((r) => { credit(r.listened); refresh(); })
+      .catch((e) => err("Could not report listening: " + e.message));
+    return queue;
+  }
+  function closeSegment(p, kind) {
+    if (!segment) return;
+    const now = p.ctx.currentTime;
+    send(kind, segment.label, now - segment.t);
+    segment.t = now;
+  }
+  function onPlayerEvent(kind, p, previous) {
+    if (kind === "play") {
+      segment = { label: p.active, t: p.ctx.currentTime };
+      send("play", p.active, 0);
+      clearInterval(beatTimer);
+      beatTimer = setInterval(() => { if (p.playing) closeSegment(p, "beat"); }, 1000);
+    } else if (kind === "pause") {
+      clearInterval(beatTimer);
+      closeSegment(p, "end");
+      segment = null;
+    } else if (kind === "select" && p.playing && segment) {
+      closeSegment(p, "end");
+      segment = { label: p.active, t: p.ctx.currentTime };
+      send("play", p.active, 0);
+    }
+  }
+
   // ---------------------------------------------------------------- player
   const video = $("video");
   video.src = trial.video;
   let player = null;
   player = new SyncedPlayer(video, trial.tracks, {
     crossfadeMs: cfg.crossfade_ms, loop: $("loop").checked,
+    onEvent: onPlayerEvent,
     onTick: (p) => {
-      if (p.playing) {
-        const now = performance.now();
-        if (activeSince === null || activeSince.label !== p.active) activeSince = { label: p.active, t: now };
-        else if (!played[p.active] && now - activeSince.t > 300) { played[p.active] = true; refresh(); }
-      } else activeSince = null;
       $("status").textContent = `${p.playing ? "Playing" : "Paused"} track ${p.active} · ${p.audioPosition().toFixed(1)} s`;
     },
     onEnded: () => refresh(),
@@ -138,6 +173,7 @@
     try {
       const st = await getJSON(root.dataset.rateUrl + trial.trial_id + "/ratings",
         { method: "POST", body: JSON.stringify({ ratings, complete: true }) });
+      clearInterval(beatTimer);
       player.dispose();
       location.reload();
       return st;

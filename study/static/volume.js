@@ -6,10 +6,11 @@
   btn.addEventListener("click", () => {
     const ctx = new (window.AudioContext || window.webkitAudioContext)();
     const osc = ctx.createOscillator(), gain = ctx.createGain();
+    const level = parseFloat(btn.dataset.level) || 0.2;     // sine amplitude at the tracks' loudness
     osc.frequency.value = 440;
     gain.gain.setValueAtTime(0, ctx.currentTime);
-    gain.gain.linearRampToValueAtTime(0.2, ctx.currentTime + 0.05);
-    gain.gain.setValueAtTime(0.2, ctx.currentTime + 1.9);
+    gain.gain.linearRampToValueAtTime(level, ctx.currentTime + 0.05);
+    gain.gain.setValueAtTime(level, ctx.currentTime + 1.9);
     gain.gain.linearRampToValueAtTime(0, ctx.currentTime + 2.0);
     osc.connect(gain).connect(ctx.destination);
     osc.start(); osc.stop(ctx.currentTime + 2.05);

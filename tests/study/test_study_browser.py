@@ -37,7 +37,8 @@ def browser():
 def live_study(tmp_path):
     """A 2-trial study (3 clips of 3 s) served on a free loopback port."""
     root = tmp_path / "stim"
-    manifest = write_study(root, n_clips=3, trials=2, duration=3.0, name="browserstudy")
+    manifest = write_study(root, n_clips=3, trials=2, duration=3.0, name="browserstudy",
+                           extra={"min_listen_s": 0.5})
     url = f"sqlite:///{tmp_path / 'b.db'}"
     engine = db.make_engine(url)
     load_manifest(engine, manifest)
@@ -56,22 +57,24 @@ def start(page, base: str, pid: str) -> None:
     page.click("#instructions-continue")
 
 
-def play_and_rate(page, rng: random.Random, partial_only: bool = False) -> tuple[int, dict]:
-    """Play every track of the current trial, rate all of them; return (trial_id, ratings)."""
+def play_and_rate(page, rng: random.Random, partial_only: bool = False, fresh: bool = True) -> tuple[str, dict]:
+    """Play every track of the current trial, rate all of them; return (trial_id, ratings).
+    `fresh`: no track of this trial was played before (a resumed trial keeps its credited play)."""
     page.wait_for_selector("#trial[data-ready='1']", timeout=20000)
     labels = page.evaluate("studyPlayer.tracks.map(t => t.label)")
     assert labels == ["A", "B", "C"]
     # a track cannot be rated before it was played, and Next waits for all nine scores
-    assert page.is_disabled("input[name='r-B-overall'][value='3']")
+    assert page.is_disabled("input[name='r-B-overall'][value='3']") or not fresh
     assert page.is_disabled("#next")
     page.click("#play")
     for lab in labels:
         page.click(f"#select-{lab}")
-        page.wait_for_function(f"!document.querySelector(\"input[name='r-{lab}-overall']\").disabled", timeout=5000)
+        # the scale unlocks once the server has credited this track with min_listen_s of play
+        page.wait_for_function(f"() => !document.querySelector(\"input[name='r-{lab}-overall']\").disabled", timeout=8000)
     page.keyboard.press("Space")  # pause from the keyboard
-    page.wait_for_function("!studyPlayer.playing", timeout=3000)
-    trial_id = int(page.evaluate("fetch(document.querySelector('#trial').dataset.stateUrl)"
-                                 ".then(r => r.json()).then(s => s.trial.trial_id)"))
+    page.wait_for_function("() => !studyPlayer.playing", timeout=3000)
+    trial_id = page.evaluate("fetch(document.querySelector('#trial').dataset.stateUrl)"
+                             ".then(r => r.json()).then(s => s.trial.trial_id)")
     ratings = {}
     for lab in labels:
         for ax in AXES:
@@ -87,7 +90,7 @@ def play_and_rate(page, rng: random.Random, partial_only: bool = False) -> tuple
 
 def stored(engine, pid: str) -> dict:
     with db.read_session(engine) as s:
-        rows = s.execute(select(db.Trial.id, db.Rating.label, db.Rating.axis, db.Rating.score)
+        rows = s.execute(select(db.Trial.public_id, db.Rating.label, db.Rating.axis, db.Rating.score)
                          .join(db.Rating, db.Rating.trial_id == db.Trial.id)
                          .join(db.Participant, db.Trial.participant_id == db.Participant.id)
                          .where(db.Participant.external_id == pid)).all()
@@ -117,8 +120,8 @@ def test_participant_completes_study_and_resumes_after_restart(browser, live_stu
         assert page.evaluate("fetch(document.querySelector('#trial').dataset.stateUrl).then(r => r.json())"
                              ".then(s => s.trial.trial_id)") == tid1
         assert page.is_checked(f"input[name='r-A-overall'][value='{part['A']['overall']}']")
-        for _ in range(2):
-            tid, ratings = play_and_rate(page, rng)
+        for i in range(2):
+            tid, ratings = play_and_rate(page, rng, fresh=i > 0)
             assert not page.is_disabled("#next")
             with page.expect_navigation():
                 page.click("#next")

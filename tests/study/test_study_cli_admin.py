@@ -11,21 +11,22 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from study import db, service, web
+from study import db, export, service, web
 from study.__main__ import main
 from study.settings import StudySettings
+from study.admin import csrf_token
 from tests.study.conftest import SYSTEMS, write_study
+from tests.study.helpers import rate_all
 
 
 def _simulate(engine, sid, n, seed=0):
     rng = random.Random(seed)
     for i in range(n):
         with db.write_session(engine) as s:
-            tok = service.create_participant(s, sid, external_id=f"sim{i}").token
-        with db.write_session(engine) as s:
-            while (t := service.next_trial(s, tok)) is not None:
-                service.submit_ratings(s, tok, t.id, {it.label: {a: rng.randint(1, 5) for a in
-                                                                 ("overall", "sync", "quality")} for it in t.items})
+            p = service.create_participant(s, sid, external_id=f"sim{i}")
+            tok, n_trials = p.token, len(p.trials)
+        for _ in range(n_trials):
+            rate_all(engine, tok, rng)
 
 
 def test_cli_create_and_export(stimuli_dir, tmp_path, capsys):
@@ -70,7 +71,7 @@ def test_admin_progress_mos_export_exclude(stimuli_dir, tmp_path):
     assert 'id="n-started">5<' in page and 'id="n-finished">4<' in page
     assert all(s in page for s in SYSTEMS)  # MOS per system (admin only)
     with db.read_session(engine) as s:
-        mos = service.mos_table(service.export_ratings(s, sid))
+        mos = export.mos_table(service.export_ratings(s, sid))
     # 3 systems x 3 axes; each system is rated once per trial: 4 participants x 2 trials
     assert len(mos) == 9 and (mos["n"] == 8).all() and mos["mos"].between(1, 5).all()
     assert (mos["ci95"] > 0).all()
@@ -79,14 +80,24 @@ def test_admin_progress_mos_export_exclude(stimuli_dir, tmp_path):
     pq = pd.read_parquet(io.BytesIO(client.get(f"/admin/study/{sid}/ratings.parquet", auth=auth).content))
     assert len(pq) == len(csv)
     pid = int(csv["participant_id"].iloc[0])
-    r = client.post(f"/admin/participant/{pid}/exclude", data={"excluded": "1", "reason": "failed check"},
-                    auth=auth, follow_redirects=False)
+    form = {"excluded": "1", "reason": "failed check"}
+    # a POST without the form token, or from a foreign Origin, is refused and changes nothing
+    r = client.post(f"/admin/participant/{pid}/exclude", data=form, auth=auth, follow_redirects=False)
+    assert r.status_code == 403 and "form token" in r.text
+    r = client.post(f"/admin/participant/{pid}/exclude", data={**form, "csrf": csrf_token("s3cret")}, auth=auth,
+                    headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403 and "cross-site" in r.text
+    csv = pd.read_csv(io.StringIO(client.get(f"/admin/study/{sid}/ratings.csv", auth=auth).text))
+    assert not csv["excluded"].any()
+    assert csrf_token("s3cret") in page and csrf_token("other") not in page
+    r = client.post(f"/admin/participant/{pid}/exclude", data={**form, "csrf": csrf_token("s3cret")}, auth=auth,
+                    headers={"Origin": "http://testserver"}, follow_redirects=False)
     assert r.status_code == 303
     csv = pd.read_csv(io.StringIO(client.get(f"/admin/study/{sid}/ratings.csv", auth=auth).text))
     assert set(csv.loc[csv["excluded"], "participant_id"]) == {pid}
     # excluded participants leave the MOS preview
     with db.read_session(engine) as s:
-        mos = service.mos_table(service.export_ratings(s, sid))
+        mos = export.mos_table(service.export_ratings(s, sid))
     assert mos["n"].sum() == 3 * 2 * 9 and (mos["n"] == 6).all()
     # the admin is refused when no password is configured
     bare = TestClient(web.create_app(StudySettings(db_url="unused"), engine=engine))
@@ -96,7 +107,8 @@ def test_admin_progress_mos_export_exclude(stimuli_dir, tmp_path):
 
 def test_build_writes_tracks_and_a_loadable_manifest(stimuli_dir, tmp_path):
     from study.build import build
-    from study.manifest import load_manifest, video_duration
+    from study.manifest import load_manifest
+    from study.media import probe
     cfg = {"name": "variants", "out": "built", "seed": 5,
            "videos": [str(stimuli_dir / "clip0_originalvideo.mp4"), str(stimuli_dir / "clip1_originalvideo.mp4")],
            "variants": [{"name": "salsav-8", "steps": 8}, {"name": "salsav-32", "steps": 32}],
@@ -110,7 +122,7 @@ def test_build_writes_tracks_and_a_loadable_manifest(stimuli_dir, tmp_path):
     def fake_generate(video, steps, guidance, seed):  # stands in for the model: a tone per step count
         calls.append((steps, seed))
         sr = 16000
-        t = np.arange(int(video_duration(video) * sr)) / sr
+        t = np.arange(int(probe(video)["duration"] * sr)) / sr
         return 0.1 * np.sin(2 * np.pi * 100 * steps * t), sr
 
     path = build(tmp_path / "build.yaml", generate=fake_generate)
@@ -121,3 +133,11 @@ def test_build_writes_tracks_and_a_loadable_manifest(stimuli_dir, tmp_path):
         assert {x.name for x in s.get(db.Study, sid).systems} == {"salsav-8", "salsav-32", "reference"}
     with pytest.raises(Exception):
         build(tmp_path / "missing.yaml", generate=fake_generate)
+    # every system external: no checkpoint, no model, nothing generated
+    ext = {"name": "external-only", "out": "ext", "videos": cfg["videos"],
+           "external": {"reference": cfg["external"]["reference"], "other": str(stimuli_dir / "ref_{clip}.wav")}}
+    (tmp_path / "ext.yaml").write_text(yaml.safe_dump(ext))
+    path = build(tmp_path / "ext.yaml")
+    sid = load_manifest(engine, path)
+    with db.read_session(engine) as s:
+        assert {x.name for x in s.get(db.Study, sid).systems} == {"reference", "other"}

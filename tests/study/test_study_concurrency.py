@@ -8,6 +8,7 @@ import threading
 from study import db, service
 from study.manifest import load_manifest
 from tests.study.conftest import write_study
+from tests.study.helpers import listen_through
 
 
 def test_concurrent_sessions_store_every_rating_once(stimuli_dir, tmp_path):
@@ -33,10 +34,17 @@ def test_concurrent_sessions_store_every_rating_once(stimuli_dir, tmp_path):
                     ratings = {it.label: {a: rng.randint(1, 5) for a in ("overall", "sync", "quality")}
                                for it in t.items}
                     tid = t.id
-                # submit twice, like an impatient double click: still one row per score
-                for _ in range(2):
+                listen_through(engine, token)
+                # submit twice, like an impatient double click: the second is refused (the trial is
+                # completed and immutable), still one row per score
+                with db.write_session(engine) as s:
+                    service.submit_ratings(s, token, tid, ratings)
+                try:
                     with db.write_session(engine) as s:
                         service.submit_ratings(s, token, tid, ratings)
+                    raise AssertionError("a completed trial was re-rated")
+                except service.TrialClosed:
+                    pass
                 with lock:
                     for lab, by in ratings.items():
                         for ax, sc in by.items():
