@@ -173,6 +173,7 @@ def write_manifest(workdir: Path, cfg: SimConfig, name: str, attention: bool = T
         tracks[s] = p.name
     manifest = {
         "name": name, "systems": cfg.systems, "trials_per_participant": cfg.n_trials,
+        "require_play": False,  # simulated raters do not play media; the study would refuse them
         "clips": [{"name": f"clip{c:02d}", "video": "media/clip.mp4",
                    "tracks": {s: f"media/{tracks[s]}" for s in cfg.systems}}
                   for c in range(cfg.n_clips)],
