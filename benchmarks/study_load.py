@@ -1,142 +1,211 @@
-"""Load test of the study server: N concurrent simulated participants over HTTP.
+"""Load test of the study server with participants that behave like its pages.
 
-    python benchmarks/study_load.py                     # starts `python -m study serve` on loopback
-    python benchmarks/study_load.py --url http://127.0.0.1:7860 --db sqlite:///study.db --study NAME
+    python -m benchmarks.study_load --mode human --n 100,500,1000          # ~2 s between actions
+    python -m benchmarks.study_load --mode hammer --n 100                  # as fast as it answers
+    python -m benchmarks.study_load --mode hammer --n 100 --backends postgresql --workers 2 --kill-at 8
 
-Each participant joins through the JSON API, fetches each trial's state and submits its
-nine scores. Prints ratings per second, p50/p95 submit latency and lost / duplicate rows
-(counted from the database after the run) for N = 10, 50, 100.
+Each participant (tests/study/page_client.py) goes through the landing and consent form, the
+instructions, then per trial: the page, its state, the video and the tracks, play/beat/end
+reports while each track plays, one save per click and the final save. For every backend
+(SQLite file, PostgreSQL 15 started here from Debian's package, fsync on) and worker count,
+a fresh copy of one prepared study is served by `python -m study serve --workers W` on
+127.0.0.1 (nothing else is reached) and loaded by N participants:
+
+- human: arrivals spread over --ramp s, each waits ~--think s (+-50 %) between actions and
+  plays each track for the study's min_listen_s (the server credits only wall time); the run
+  stops after --duration s, wherever the participants are;
+- hammer: no waits and no listening minimum (require_play off in the study copy); the run ends
+  when all N have finished (or after --duration s).
+
+It prints p50/p95/p99 per endpoint, requests/s, saves/s and ratings/s (distinct scores
+acknowledged per second), and checks the database after each run: lost (acknowledged scores
+missing or different), duplicated (rows or participants twice) and errors. --kill-at S SIGKILLs
+the whole server (supervisor and workers) S s into each run and restarts it; participants retry
+like a reloading browser. Everything stops by itself (--max-total s for the whole benchmark).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import random
-import subprocess
+import asyncio
+import json
+import shutil
+import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import httpx
-import numpy as np
+from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from study import db
+from study.manifest import load_manifest
+from tests.study.conftest import write_study
+from tests.study.page_client import Pace, Recorder, Server, participant, percentiles, verify
+from tests.study.postgres import PostgresServer
+
+ENDPOINTS = ["landing", "static", "consent", "page", "instructions", "state", "media_video", "media_audio",
+             "listen", "save_click", "save_final"]
 
 
-def make_study(tmp: Path, n_clips: int = 10, trials: int = 5) -> tuple[str, str]:
-    from tests.study.conftest import write_study
+# ----------------------------------------------------------------------------- study and servers
 
-    from study import db
-    from study.manifest import load_manifest
+def prepare_study(tmp: Path, n_clips: int, trials: int) -> Path:
+    """One study (2 s clips x 3 systems) loaded into a SQLite file; copies of it are served."""
     manifest = write_study(tmp / "stim", n_clips=n_clips, trials=trials, duration=2.0, name="load")
-    url = f"sqlite:///{tmp / 'load.db'}"
-    load_manifest(db.make_engine(url), manifest)
-    return url, "load"
-
-
-def participant(base: str, study: str, i: int, lat: list, submitted: dict, errors: list, lock, barrier):
-    rng = random.Random(i)
-    try:
-        with httpx.Client(base_url=base, timeout=60) as c:
-            barrier.wait()
-            token = c.post("/study/api/participants", json={"study": study, "external_id": f"load{i}"}).json()["token"]
-            state = c.get(f"/study/api/{token}/state").json()
-            while not state["done"]:
-                t = state["trial"]
-                axes = [a["key"] for a in state["config"]["axes"]]
-                ratings = {tr["label"]: {a: rng.randint(1, 5) for a in axes} for tr in t["tracks"]}
-                t0 = time.perf_counter()
-                r = c.post(f"/study/api/{token}/trials/{t['trial_id']}/ratings",
-                           json={"ratings": ratings, "complete": True})
-                dt = time.perf_counter() - t0
-                r.raise_for_status()
-                state = r.json()
-                with lock:
-                    lat.append(dt)
-                    for lab, by in ratings.items():
-                        for ax, sc in by.items():
-                            submitted[(f"load{i}", t["trial_id"], lab, ax)] = sc
-    except Exception as e:
-        errors.append(repr(e))
-
-
-def run(base: str, db_url: str, study: str, n: int) -> dict:
-    from study import db, service
-    lat, submitted, errors, lock = [], {}, [], threading.Lock()
-    barrier = threading.Barrier(n)
-    threads = [threading.Thread(target=participant, args=(base, study, i + run.offset, lat, submitted,
-                                                          errors, lock, barrier)) for i in range(n)]
-    run.offset += n
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    engine = db.make_engine(db_url, create=False)
-    with db.read_session(engine) as s:
-        df = service.export_ratings(s, study)
+    path = tmp / "template.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    load_manifest(engine, manifest)
     engine.dispose()
-    df = df[df["external_id"].isin({k[0] for k in submitted})]
-    keys = list(zip(df["external_id"], df["trial_id"], df["label"], df["axis"]))
-    stored = dict(zip(keys, df["score"]))
-    lost = sum(1 for k, v in submitted.items() if stored.get(k) != v)
-    dup = len(keys) - len(set(keys))
-    return {"n": n, "ratings": len(submitted), "wall_s": wall, "ratings_per_s": len(submitted) / wall,
-            "p50_ms": 1000 * float(np.percentile(lat, 50)) if lat else float("nan"),
-            "p95_ms": 1000 * float(np.percentile(lat, 95)) if lat else float("nan"),
-            "lost": lost, "duplicates": dup, "errors": len(errors), "first_error": errors[0] if errors else ""}
+    return path
 
 
-run.offset = 0
+def copy_into_postgres(template: Path, url: str) -> None:
+    """The template's rows into a new PostgreSQL database (schema made by make_engine)."""
+    db.make_engine(url).dispose()
+    src, dst = create_engine(f"sqlite:///{template}"), create_engine(db.normalize_url(url))
+    with src.connect() as s, dst.begin() as d:
+        d.execute(text("DELETE FROM study_schema"))
+        for table in db.Base.metadata.sorted_tables:
+            rows = [dict(r._mapping) for r in s.execute(table.select())]
+            if rows:
+                d.execute(table.insert(), rows)
+                if "id" in table.c and table.name != "study_schema":
+                    d.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                   f"(SELECT max(id) FROM {table.name}))"))
+    src.dispose()
+    dst.dispose()
+
+
+def set_mode(url: str, mode: str) -> None:
+    """hammer: require_play off (no listening minimum), so the saves are what is measured."""
+    engine = create_engine(db.normalize_url(url))
+    with engine.begin() as c:
+        sid, cfg = c.execute(text("SELECT id, config FROM study")).one()
+        cfg = json.loads(cfg) if isinstance(cfg, str) else dict(cfg)
+        cfg["require_play"] = mode != "hammer"
+        c.execute(text("UPDATE study SET config = :c WHERE id = :i"), {"c": json.dumps(cfg), "i": sid})
+    engine.dispose()
+
+
+# ----------------------------------------------------------------------------- one run
+
+async def drive(base: str, n: int, pace: Pace, rec: Recorder, prefix: str, ramp: float,
+                duration: float, server: Server | None, kill_at: float | None) -> tuple[float, int]:
+    """N participants; returns (wall seconds, participants cut off by the time limit)."""
+    async def one(i: int) -> None:
+        await asyncio.sleep(ramp * i / max(1, n))
+        await participant(base, f"{prefix}{i}", pace, rec, seed=i)
+
+    async def killer() -> None:
+        await asyncio.sleep(kill_at)
+        await asyncio.to_thread(server.kill)
+        await asyncio.to_thread(server.start)
+
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(one(i)) for i in range(n)]
+    extra = [asyncio.create_task(killer())] if kill_at is not None and server is not None else []
+    done, pending = await asyncio.wait(tasks, timeout=duration)
+    wall = time.perf_counter() - t0
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, *extra, return_exceptions=True)
+    return wall, len(pending)
+
+
+def run_once(cfg: dict, n: int, a, template: Path, pg: PostgresServer | None, tmp: Path, k: int) -> dict:
+    backend, workers = cfg["backend"], cfg["workers"]
+    if backend == "sqlite":
+        path = tmp / f"run{k}.db"
+        shutil.copy(template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = pg.create_database(f"run{k}")
+        copy_into_postgres(template, url)
+    set_mode(url, a.mode)
+    server = Server(url, workers)
+    server.start()
+    human = a.mode == "human"
+    pace = Pace(think_s=a.think if human else 0.0, retry_s=60.0 if a.kill_at is not None else 0.0)
+    rec = Recorder()
+    prefix = f"r{k}p"
+    try:
+        wall, cut = asyncio.run(drive(server.base, n, pace, rec, prefix, a.ramp if human else 0.0,
+                                      a.duration, server, a.kill_at))
+    finally:
+        server.kill(signal.SIGTERM)
+    check = verify(url, rec, {f"{prefix}{i}" for i in range(n)})
+    if backend == "postgresql":
+        pg.drop_database(f"run{k}")
+    n_req = sum(len(v) for v in rec.lat.values())
+    saves = rec.lat["save_click"] + rec.lat["save_final"]
+    return {"mode": a.mode, "backend": backend, "workers": workers, "n": n, "wall_s": round(wall, 2),
+            "requests_per_s": round(n_req / wall, 1), "saves_per_s": round(len(saves) / wall, 1),
+            "ratings_per_s": round(len(rec.acked) / wall, 1), "finished": rec.finished, "cut_off": cut,
+            "saves_p50_p95_p99_ms": [round(x, 1) for x in percentiles(saves)],
+            "endpoints": {e: {"n": len(rec.lat[e]), "p50_p95_p99_ms": [round(x, 1) for x in percentiles(rec.lat[e])]}
+                          for e in ENDPOINTS if rec.lat.get(e)},
+            "errors": sum(rec.errors.values()), "first_errors": rec.first_errors, "retries": rec.retries,
+            "kill_at": a.kill_at, **check}
+
+
+def show(r: dict) -> None:
+    p = r["saves_p50_p95_p99_ms"]
+    print(f"{r['mode']:>6} {r['backend']:>10} {r['workers']:>2}w N={r['n']:<5} wall {r['wall_s']:>6.1f}s "
+          f"req/s {r['requests_per_s']:>7.1f} saves/s {r['saves_per_s']:>6.1f} ratings/s {r['ratings_per_s']:>7.1f} "
+          f"saves p50/p95/p99 {p[0]:.0f}/{p[1]:.0f}/{p[2]:.0f} ms  lost {r['lost']} dup {r['duplicated']} "
+          f"err {r['errors']} retries {r['retries']} finished {r['finished']} cut {r['cut_off']}", flush=True)
+    for e, v in r["endpoints"].items():
+        q = v["p50_p95_p99_ms"]
+        print(f"        {e:>12} n={v['n']:<6} p50 {q[0]:7.1f}  p95 {q[1]:7.1f}  p99 {q[2]:7.1f} ms")
+    for e in r["first_errors"]:
+        print(f"        error: {e}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--url", default=None, help="a running server (default: start one on loopback)")
-    ap.add_argument("--db", default=None, help="its SQLAlchemy URL (needed with --url to count rows)")
-    ap.add_argument("--study", default=None)
-    ap.add_argument("--n", default="10,50,100")
+    ap.add_argument("--mode", choices=["human", "hammer"], default="human")
+    ap.add_argument("--n", default="100", help="participant counts, e.g. 100,500,1000 (at most 1000)")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--duration", type=float, default=None, help="s per run (human 60, hammer 120)")
+    ap.add_argument("--ramp", type=float, default=20.0, help="human: arrivals spread over this many s")
+    ap.add_argument("--think", type=float, default=2.0, help="human: mean s between actions")
+    ap.add_argument("--kill-at", type=float, default=None, help="SIGKILL and restart the server after S s")
+    ap.add_argument("--clips", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--max-total", type=float, default=3600, help="stop the whole benchmark after S s")
+    ap.add_argument("--json", default=None, help="also write the results here")
     a = ap.parse_args()
-    proc = None
-    tmp = tempfile.TemporaryDirectory()
-    try:
-        if a.url:
-            if not a.db or not a.study:
-                ap.error("--url needs --db and --study")
-            base, db_url, study = a.url, a.db, a.study
-        else:
-            db_url, study = make_study(Path(tmp.name))
-            from tests.study.conftest import free_port
-            port = free_port()
-            proc = subprocess.Popen([sys.executable, "-m", "study", "serve", "--db", db_url, "--port", str(port)],
-                                    cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    httpx.get(base + "/study", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-        print(f"server {base}  db {db_url}")
-        print(f"{'N':>5} {'ratings':>8} {'wall s':>7} {'ratings/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'lost':>5} {'dup':>4} {'err':>4}")
-        bad = 0
-        for n in [int(x) for x in a.n.split(",")]:
-            r = run(base, db_url, study, n)
-            print(f"{r['n']:>5} {r['ratings']:>8} {r['wall_s']:>7.2f} {r['ratings_per_s']:>10.1f} "
-                  f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['lost']:>5} {r['duplicates']:>4} {r['errors']:>4}"
-                  + (f"  {r['first_error']}" if r["errors"] else ""))
-            bad += r["lost"] + r["duplicates"] + r["errors"]
-        return 1 if bad else 0
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
-        tmp.cleanup()
+    a.duration = a.duration or (60.0 if a.mode == "human" else 120.0)
+    ns = [int(x) for x in a.n.split(",")]
+    if max(ns) > 1000:
+        ap.error("--n: at most 1000 participants")
+    configs = [{"backend": b, "workers": int(w)} for b in a.backends.split(",") for w in a.workers.split(",")]
+    t_start, results, pg = time.time(), [], None
+    with tempfile.TemporaryDirectory(prefix="salsav-load-") as tmpd:
+        tmp = Path(tmpd)
+        try:
+            template = prepare_study(tmp, a.clips, a.trials)
+            if any(c["backend"] == "postgresql" for c in configs):
+                pg = PostgresServer.start(durable=True)
+            k = 0
+            for cfg in configs:
+                for n in ns:
+                    if time.time() - t_start > a.max_total:
+                        print("stopping: --max-total reached", flush=True)
+                        break
+                    k += 1
+                    r = run_once(cfg, n, a, template, pg, tmp, k)
+                    show(r)
+                    results.append(r)
+        finally:
+            if pg is not None:
+                pg.stop()
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    bad = sum(r["lost"] + r["duplicated"] + r["completed_lost"] for r in results)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
