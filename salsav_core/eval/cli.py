@@ -17,6 +17,7 @@ from .. import sampler
 from ..pipeline import DEFAULT_CHECKPOINT, Pipeline
 from .config import SECTIONS, EvalConfig, EvalError
 from .generation import log
+from .heldout import section as heldout
 from .report import format_table
 from .run import run_eval
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", choices=("caption", "none"), default=d.prompt)
     p.add_argument("--skip", default="", help=f"comma-separated sections to skip: {','.join(SECTIONS)} "
                                               "(also accepts long_form)")
+    heldout.add_arguments(p)
     return p
 
 
@@ -86,6 +88,7 @@ def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     try:
         cfg = config_from_args(a)
+        hcfg = heldout.config_from_args(a, cfg)
     except EvalError as e:
         print(f"salsav eval: {e}", file=sys.stderr)
         return 2
@@ -97,8 +100,14 @@ def main(argv=None) -> int:
         log(f"loading the baseline {a.baseline}")
         baseline = Pipeline.from_pretrained(a.baseline)
     try:
-        ev = _jsonable(run_eval(pipe, cfg, checkpoint=str(ckpt), baseline=baseline,
-                                baseline_name=str(a.baseline or "")))
+        ev = {"meta": {"checkpoint": str(ckpt), "wall_seconds": 0.0}}
+        if a.world != "heldout":
+            ev = run_eval(pipe, cfg, checkpoint=str(ckpt), baseline=baseline,
+                          baseline_name=str(a.baseline or ""))
+        if hcfg is not None:
+            ev["heldout"] = heldout.eval_heldout(pipe, hcfg, baseline=baseline)
+            ev["meta"]["wall_seconds"] += ev["heldout"]["meta"]["wall_seconds"]
+        ev = _jsonable(ev)
     except EvalError as e:
         print(f"salsav eval: {e}", file=sys.stderr)
         return 2
@@ -107,6 +116,9 @@ def main(argv=None) -> int:
         with open(a.out, "w") as f:
             json.dump(ev, f, indent=1)
         log(f"wrote {a.out} ({ev['meta']['wall_seconds']:.0f} s)")
-    print(format_table(ev))
+    text = format_table(ev)
+    if "heldout" in ev:
+        text = "\n\n".join(t for t in (text, heldout.format_heldout(ev["heldout"])) if t)
+    print(text)
     return 0
 
