@@ -6,7 +6,8 @@ log(max(·, floor)) → (x − mean) / std per band.  Shape (T_a, 64), T_a = lat
 
 decode: un-normalise → exp → linear magnitude by non-negative least squares against the
 filterbank (pseudo-inverse start + multiplicative updates) → phase by fast Griffin-Lim
-(Perraudin et al. 2013, momentum 0.99) → (T_a·hop,) float32 at 44.1 kHz.
+(Perraudin et al. 2013, momentum 0.99) in overlapping float32 blocks (`griffin_lim`: linear
+time, constant memory) → (T_a·hop,) float32 at 44.1 kHz.
 
 fmax is the Nyquist frequency (22050 Hz): a lower fmax (e.g. 16 kHz) gives slightly finer
 bands below it but decodes everything above it as silence, which dulls noise-like sounds
@@ -26,6 +27,8 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from salsav_core.config import HOP, LATENT_DIM, SAMPLE_RATE, latent_frames
+from salsav_core.griffin_lim import griffin_lim
+from salsav_core.stft import istft, stft  # noqa: F401  (re-exported)
 
 # Default stats: mean/std of the floored log-magnitude mel over a mix of clicks, tones and
 # noise at peak ~0.5 (see `fit_stats`); a checkpoint stores the stats it was trained with.
@@ -75,46 +78,7 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
 
 
 # ---------------------------------------------------------------------------- STFT
-
-@functools.lru_cache(maxsize=8)
-def _window(n_fft: int) -> np.ndarray:
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)   # periodic Hann
-    w.setflags(write=False)
-    return w
-
-
-def stft(x: np.ndarray, n_frames: int, n_fft: int, hop: int) -> np.ndarray:
-    """Complex STFT, frame i centred at sample i·hop (zero padding). (n_frames, n_fft//2+1)."""
-    assert n_fft % hop == 0, "n_fft must be a multiple of hop"
-    r = n_fft // hop
-    need = (n_frames + r - 1) * hop            # padded length covering every frame
-    pad = np.zeros(need, dtype=np.float64)
-    n = min(len(x), need - n_fft // 2)
-    pad[n_fft // 2:n_fft // 2 + n] = x[:n]
-    blocks = pad.reshape(-1, hop)             # (n_frames + r - 1, hop)
-    frames = np.concatenate([blocks[j:j + n_frames] for j in range(r)], axis=1)  # (T, n_fft)
-    return np.fft.rfft(frames * _window(n_fft), axis=1)
-
-
-def istft(spec: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Least-squares inverse of `stft` (weighted overlap-add). (T·hop,) float64."""
-    r = n_fft // hop
-    T = spec.shape[0]
-    w = _window(n_fft)
-    frames = np.fft.irfft(spec, n=n_fft, axis=1) * w          # (T, n_fft)
-    out = np.zeros((T + r - 1, hop))
-    norm = np.zeros((T + r - 1, hop))
-    w2 = (w * w).reshape(r, hop)
-    for j in range(r):
-        out[j:j + T] += frames[:, j * hop:(j + 1) * hop]
-        norm[j:j + T] += w2[j]
-    # The last half frame is covered by one window tail only: its window-power sum falls to 0,
-    # and dividing by it amplifies reconstruction error without bound (peaks of 100-700 were
-    # seen). Floor the normaliser at 10% of its full-overlap value: the tail fades instead.
-    norm = norm.reshape(-1)
-    y = out.reshape(-1) / np.maximum(norm, 0.1 * norm.max())
-    return y[n_fft // 2:n_fft // 2 + T * hop]
-
+# `stft`, `istft` (salsav_core.stft) and `griffin_lim` (salsav_core.griffin_lim) are re-exported.
 
 # ---------------------------------------------------------------------------- codec
 
@@ -161,6 +125,10 @@ class MelCodec:
     momentum: float = 0.99                # fast Griffin-Lim; 0 gives plain Griffin-Lim
     nnls_iters: int = 8                   # multiplicative NNLS updates for the magnitude
     seed: int = 0                         # initial phase (decode is deterministic)
+    # Phase reconstruction in blocks of this many latent frames (+ context each side), float32:
+    # linear time, constant memory. 0: the whole clip at once in float64 (the older form).
+    block_frames: int = 128
+    block_context: int = 16
     # Per-band ceiling of the normalised latent seen in the fit data (None: no ceiling). A
     # generated latent that overshoots it (CFG extrapolates) is clamped to ceiling + margin at
     # decode: the log domain turns 1.4 std of overshoot into a 700× louder burst.
@@ -207,12 +175,14 @@ class MelCodec:
     # -- synthesis
     def mel_to_magnitude(self, mel: np.ndarray) -> np.ndarray:
         """Non-negative least squares |X| with |X| @ Mᵀ ≈ mel. (T, n_mels) → (T, F)."""
-        M = self.filterbank
+        dt = mel.dtype if mel.dtype in (np.float32, np.float64) else np.float64   # float32: decode's blocks
+        M = self.filterbank.astype(dt)
         mel = np.maximum(mel, 0.0)
-        pinv = mel_pinv(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
+        pinv = mel_pinv(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax).astype(dt)
         X = np.maximum(mel @ pinv.T, 0.0) + 1e-3 * (mel @ M / np.maximum(M.sum(0), 1e-8)).clip(0)
+        target = mel @ M
         for _ in range(self.nnls_iters):   # Lee–Seung multiplicative updates (stay ≥ 0)
-            X *= (mel @ M) / np.maximum((X @ M.T) @ M, 1e-12)
+            X *= target / np.maximum((X @ M.T) @ M, 1e-12)
         return X
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
@@ -230,9 +200,11 @@ class MelCodec:
         log_mel = z * np.asarray(self.std) + np.asarray(self.mean)
         mel = np.exp(np.minimum(log_mel, 30.0))
         mel = np.where(log_mel <= math.log(self.floor) + 1e-6, 0.0, mel)   # floor = silence
-        mag = self.mel_to_magnitude(mel)                               # (T, F)
-        return griffin_lim(mag, self.n_fft, self.hop, self.griffin_lim_iters,
-                           self.momentum, self.seed).astype(np.float32)
+        dt = np.float32 if self.block_frames > 0 else np.float64
+        mag = lambda a, b: self.mel_to_magnitude(mel[a:b].astype(dt))   # noqa: E731  (T, F) rows
+        return griffin_lim(mag, self.n_fft, self.hop, self.griffin_lim_iters, self.momentum,
+                           self.seed, self.block_frames, self.block_context,
+                           n_frames=T).astype(np.float32)
 
     # -- stats / serialisation
     def fit_stats(self, waves: Iterable[tuple[np.ndarray, int] | np.ndarray]) -> "MelCodec":
@@ -283,19 +255,3 @@ def mel_pinv(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.n
     p = np.linalg.pinv(mel_filterbank(sr, n_fft, n_mels, fmin, fmax))
     p.setflags(write=False)
     return p
-
-
-def griffin_lim(mag: np.ndarray, n_fft: int, hop: int, iters: int = 32,
-                momentum: float = 0.99, seed: int = 0) -> np.ndarray:
-    """Fast Griffin-Lim (Perraudin et al. 2013). mag (T, F) → (T·hop,) float64."""
-    rng = np.random.default_rng(seed)
-    T = mag.shape[0]
-    angles = np.exp(2j * np.pi * rng.random(mag.shape))
-    prev = np.zeros_like(angles)
-    for _ in range(iters):
-        y = istft(mag * angles, n_fft, hop)
-        rebuilt = stft(y, T, n_fft, hop)
-        angles = rebuilt - (momentum / (1 + momentum)) * prev if momentum else rebuilt
-        prev = rebuilt
-        angles = angles / np.maximum(np.abs(angles), 1e-16)
-    return istft(mag * angles, n_fft, hop)
