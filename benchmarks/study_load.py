@@ -177,6 +177,7 @@ def main() -> int:
     ap.add_argument("--max-total", type=float, default=3600, help="stop the whole benchmark after S s")
     ap.add_argument("--json", default=None, help="also write the results here")
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the servers and PostgreSQL are stopped
     a.duration = a.duration or (60.0 if a.mode == "human" else 120.0)
     ns = [int(x) for x in a.n.split(",")]
     if max(ns) > 1000:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import weakref
 from typing import Iterator
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
     create_engine, event, false, inspect, select, text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from . import migrations
@@ -307,10 +308,30 @@ def read_session(engine: Engine) -> Iterator[Session]:
         yield s
 
 
+_WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _writer(engine: Engine) -> Engine:
+    """The engine whose transactions begin with BEGIN IMMEDIATE on SQLite (made once per engine)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    w = _WRITERS.get(engine)
+    if w is None:
+        w = _WRITERS[engine] = engine.execution_options(sqlite_immediate=True)
+    return w
+
+
 @contextlib.contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """A Session whose transaction takes the write lock at BEGIN (SQLite) and commits on exit."""
-    bind = engine.execution_options(sqlite_immediate=True) if engine.dialect.name == "sqlite" else engine
-    with Session(bind, expire_on_commit=False) as s:
+    with Session(_writer(engine), expire_on_commit=False) as s:
         with s.begin():
             yield s
+
+
+@contextlib.contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A Core connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit:
+    for the hot paths (study.hotpath), which need no ORM objects."""
+    with _writer(engine).begin() as conn:
+        yield conn

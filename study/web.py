@@ -24,7 +24,7 @@ from fastapi import APIRouter, FastAPI, Form, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import admin, db, listening, service
+from . import admin, db, hotpath, listening, service
 from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
 from .pages import HERE, StudyRoute, StudySecurity, error_response, render
 from .settings import StudySettings
@@ -170,16 +170,20 @@ class StudyApp:
         @r.post(pre + "/api/{token}/trials/{trial_id}/listen")
         def api_listen(token: TokenPath, trial_id: TrialPath, body: ListenBody):
             """A play report {kind: play|beat|end, label, seconds} -> the credited play time per label."""
-            with db.write_session(self.engine) as s:
-                return listening.report(s, token, trial_id, body.kind, body.label, body.seconds)
+            with db.write_connection(self.engine) as c:  # = listening.report, in a few Core statements
+                return hotpath.listen_report(c, token, trial_id, body.kind, body.label, body.seconds)
 
         @r.post(pre + "/api/{token}/trials/{trial_id}/ratings")
         def api_rate(token: TokenPath, trial_id: TrialPath, body: RatingsBody):
             """{ratings: {label: {axis: score}}, complete: bool} -> the new state (or {saved: true})."""
+            ratings = {k: dict(v) for k, v in body.ratings.items()}
+            if not body.complete:  # a click: = service.submit_ratings(complete=False), in a few Core statements
+                with db.write_connection(self.engine) as c:
+                    hotpath.save_click(c, token, trial_id, ratings)
+                return {"saved": True}
             with db.write_session(self.engine) as s:
-                service.submit_ratings(s, token, trial_id, {k: dict(v) for k, v in body.ratings.items()},
-                                       complete=body.complete)
-            return self.state(token) if body.complete else {"saved": True}
+                service.submit_ratings(s, token, trial_id, ratings, complete=True)
+            return self.state(token)
 
         @r.get(pre + "/media/{media_token}")
         def media(request: Request, media_token: TokenPath):

@@ -249,13 +249,15 @@ class Server:
         t0 = time.time()
         while time.time() - t0 < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
+                code, self.proc = self.proc.returncode, None
+                raise RuntimeError(f"server exited with {code}")
             try:
                 if httpx.get(self.base + "/study", timeout=2).status_code < 500:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.kill()
         raise RuntimeError("server did not start")
 
     def kill(self, sig=signal.SIGKILL) -> None:
