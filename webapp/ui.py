@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from webapp import service  # noqa: E402
+from webapp import service, sync_view  # noqa: E402
 from webapp.settings import DemoSettings  # noqa: E402
 from webapp.validation import DemoInputError  # noqa: E402
 
@@ -186,6 +186,8 @@ def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
                         timings = gr.Markdown("*The timings of your run will appear here.*", elem_id="timings")
                         spec = gr.Image(label="Spectrogram (shaded: reference audio · dashed: window seams)",
                                         type="numpy", format="png", interactive=False, elem_id="spectrogram")
+                        sync_img = gr.Image(label="Sync view: the sound's onsets over the picture's motion",
+                                            type="numpy", format="png", interactive=False, elem_id="sync-view")
                         with gr.Row(equal_height=True):
                             audio_out = gr.Audio(label="Generated audio (16-bit WAV)", type="filepath",
                                                  interactive=False, buttons=["download"], scale=4,
@@ -230,7 +232,9 @@ def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
                   api_visibility="private", queue=False, show_progress="hidden")
         run_btn.click(generate, [video_in, prompt, negative, steps, guidance, seed, random_seed,
                                  ref_audio, ref_start, trim, start, end],
-                      [video_out, audio_out, spec, timings, seed_used], api_name="generate")
+                      [video_out, audio_out, spec, timings, seed_used], api_name="generate").success(
+            sync_view.sync_view_or_none, [video_out, audio_out], sync_img, api_visibility="private",
+            show_progress="hidden")
         cmp_btn.click(compare_steps, [video_in, prompt, negative, guidance, seed, random_seed, trim, start, end],
                       [*cmp_outs, cmp_summary], api_name="compare_steps")
 
