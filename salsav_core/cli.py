@@ -22,13 +22,25 @@ EXAMPLES = """examples:
 """
 
 
+# Each subcommand imports what it runs inside its function: jax, flax and the model take
+# seconds to import, and `salsav --help`, `salsav info` and `salsav train` need only part of it.
+
 def _cmd_generate(a) -> int:
     from tqdm.auto import tqdm
 
     from .checkpoints import CheckpointError
-    from .pipeline import DEFAULT_CHECKPOINT, GenerationError, Pipeline
+    from .pipeline import DEFAULT_CHECKPOINT, Pipeline
+    from .request import GenerationError, prepare
+    from .sampler import DEFAULT_SCHEDULE
     if not os.path.exists(a.input):
         return _fail(f"no such file: {a.input}")
+    try:   # every value checked, the video probed and the reference read before the model loads
+        req = prepare(a.input, prompt=a.prompt, negative_prompt=a.negative_prompt, steps=a.steps,
+                      guidance=a.guidance, seed=a.seed, reference_audio=a.reference,
+                      reference_start=a.reference_start, start=a.start, duration=a.duration,
+                      schedule=a.schedule or DEFAULT_SCHEDULE)
+    except GenerationError as e:
+        return _fail(str(e))
     try:
         pipe = Pipeline.from_pretrained(a.checkpoint or DEFAULT_CHECKPOINT)
     except CheckpointError as e:
@@ -40,12 +52,8 @@ def _cmd_generate(a) -> int:
         bar.update(i - bar.n)
 
     try:
-        res = pipe.generate(a.input, prompt=a.prompt, negative_prompt=a.negative_prompt,
-                            steps=a.steps, guidance=a.guidance, seed=a.seed,
-                            reference_audio=a.reference, reference_start=a.reference_start,
-                            start=a.start, duration=a.duration, progress=progress,
-                            out_path=a.output, **({"schedule": a.schedule} if a.schedule else {}))
-    except (GenerationError, ValueError) as e:
+        res = pipe.run(req, progress=progress, out_path=a.output)
+    except GenerationError as e:
         bar.close()
         return _fail(str(e))
     bar.close()

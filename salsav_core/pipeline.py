@@ -2,14 +2,15 @@
 
 `Pipeline` bundles the generator, the semantic encoder, the sync model and the codec of one
 checkpoint folder (config.json + model.safetensors, resolved through huggingface_hub).
-`Pipeline.generate` serves the CLI, the demo, batch evaluation and the study builder.
-Conditions are computed once per call; long videos go through the long-form sampler.
+`Pipeline.run` executes one checked `request.GenerateRequest` (the CLI and the demo build it
+with `request.prepare`); `Pipeline.generate` is both in one call, for the Python API, batch
+evaluation and the study builder. Conditions are computed once per call; long videos go
+through the long-form sampler.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import tempfile
 import time
@@ -20,7 +21,7 @@ from typing import Callable
 import numpy as np
 from flax import nnx
 
-from . import checkpoints
+from . import checkpoints, request, video_io
 from .codec import MelCodec
 from .config import (LATENT_RATE, SAMPLE_RATE, SEM_FPS, SYNC_FPS, ModelConfig, latent_frames,
                      model_preset)
@@ -28,22 +29,14 @@ from .encoders.presets import SemanticConfig, SyncConfig, semantic_preset, sync_
 from .encoders.semantic import SemanticEncoder
 from .encoders.sync import SyncModel
 from .model import SalsaV
-from .sampler import ALLOWED_STEPS, DEFAULT_SCHEDULE, SCHEDULES, Conditions, sample_long, window_starts
+from .request import GenerateRequest, GenerationError, Limits
+from .sampler import DEFAULT_SCHEDULE, Conditions, sample_long, window_starts
+
+__all__ = ["DEFAULT_CHECKPOINT", "GenerateRequest", "GenerationError", "GenerationResult", "Limits",
+           "Pipeline", "generate", "get_pipeline", "window_spans"]
 
 DEFAULT_CHECKPOINT = str(Path(__file__).resolve().parent.parent / "checkpoints" / "salsav-synthfoley")
 FORMAT = "salsav-pipeline/1"
-
-
-class GenerationError(ValueError):
-    """Bad generation request; the message is safe to show a user."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Request limits (the demo and the API read them from here)."""
-    max_duration: float = 120.0      # seconds of video
-    max_guidance: float = 20.0
-    max_reference: float = 60.0      # seconds of reference audio
 
 
 @dataclass
@@ -51,7 +44,7 @@ class GenerationResult:
     wave: np.ndarray                  # (n,) float32 at sample_rate, n = duration · sample_rate
     sample_rate: int
     latent: np.ndarray                # (T_a, 64)
-    timings: dict                     # seconds: read, features, sampling, decode, mux, total
+    timings: dict                     # seconds: [prepare], read, features, sampling, decode, mux, total
     video_path: str | None            # the input video with the generated audio muxed in
     seed: int
     steps: int
@@ -61,23 +54,6 @@ class GenerationResult:
     reference_span: tuple | None = None              # (start_s, end_s) of the reference, if any
 
 
-def validate_request(steps, guidance, limits: Limits = Limits()) -> tuple[int, float]:
-    """Steps must be a power of two in 1..64; guidance finite and in [0, max]."""
-    try:
-        s = int(steps)
-    except (TypeError, ValueError):
-        raise GenerationError(f"steps must be a whole number, got {steps!r}") from None
-    if s != steps or s not in ALLOWED_STEPS:
-        raise GenerationError(f"steps must be one of {', '.join(map(str, ALLOWED_STEPS))} (got {steps})")
-    try:
-        w = float(guidance)
-    except (TypeError, ValueError):
-        raise GenerationError(f"guidance must be a number, got {guidance!r}") from None
-    if not math.isfinite(w) or not 0.0 <= w <= limits.max_guidance:
-        raise GenerationError(f"guidance must be between 0 and {limits.max_guidance:g} (got {guidance})")
-    return s, w
-
-
 def window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
     win, ov = cfg.window_frames, latent_frames(cfg.overlap_seconds)
     return [(s / LATENT_RATE, min(s + win, n_frames) / LATENT_RATE)
@@ -85,7 +61,7 @@ def window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
 
 
 class Pipeline:
-    """Generator + encoders + codec of one checkpoint."""
+    """Generator + encoders + codec of one checkpoint. `limits` bound what `generate` accepts."""
 
     def __init__(self, generator: SalsaV, semantic: SemanticEncoder, sync: SyncModel,
                  codec: MelCodec, meta: dict | None = None, limits: Limits = Limits()):
@@ -205,73 +181,61 @@ class Pipeline:
                  progress: Callable[[int, int], None] | None = None,
                  out_path: str | os.PathLike | None = None, mux: bool = True,
                  schedule: str = DEFAULT_SCHEDULE) -> GenerationResult:
-        """Generate synchronized audio for a video file and mux it in.
+        """Generate synchronized audio for a video file and mux it in: `request.prepare` with
+        this pipeline's limits, then `run`.
 
         video: path of a video file. reference_audio: None, a path, or (wave, sr); it is placed at
         `reference_start` seconds of the output and kept exactly (audio conditioning, A.1).
         start/duration select a range of the video (default: all of it). schedule: the
         sampler's step sizes (`sampler.step_sizes`; "uniform" is the paper's).
         """
-        from . import video_io   # moviepy/ffmpeg: imported lazily
-        steps, guidance = validate_request(steps, guidance, self.limits)
-        if schedule not in SCHEDULES:
-            raise GenerationError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-        if seed is None:
-            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        seed = int(seed)
+        t0 = time.perf_counter()
+        req = request.prepare(video, prompt=prompt, negative_prompt=negative_prompt, steps=steps,
+                              guidance=guidance, seed=seed, reference_audio=reference_audio,
+                              reference_start=reference_start, start=start, duration=duration,
+                              schedule=schedule, limits=self.limits)
+        prepared = time.perf_counter() - t0
+        res = self.run(req, progress=progress, out_path=out_path, mux=mux)
+        res.timings = {"prepare": prepared, **res.timings, "total": res.timings["total"] + prepared}
+        return res
+
+    def run(self, req: GenerateRequest, progress: Callable[[int, int], None] | None = None,
+            out_path: str | os.PathLike | None = None, mux: bool = True) -> GenerationResult:
+        """Execute a checked request: read the frames, encode, sample, decode, mux. Neither the
+        video is probed nor the reference decoded again (`request.prepare` did both)."""
         timings: dict[str, float] = {}
         t_all = time.perf_counter()
 
         # --- read
         t0 = time.perf_counter()
-        if video is None or not str(video).strip():
-            raise GenerationError("no video given")
-        try:
-            info = video_io.probe(str(video))
-        except video_io.VideoError as e:
-            raise GenerationError(str(e)) from None
-        start = float(start or 0.0)
-        if not math.isfinite(start) or start < 0 or start >= info.duration:
-            raise GenerationError(f"start {start:g} s is outside the video (0–{info.duration:.2f} s)")
-        avail = info.duration - start
-        if duration is None:
-            duration = avail
-        duration = float(duration)
-        if not math.isfinite(duration) or duration <= 0:
-            raise GenerationError(f"duration must be positive (got {duration})")
-        duration = min(duration, avail)
-        if duration > self.limits.max_duration:
-            raise GenerationError(f"the video is {duration:.1f} s long; the limit is "
-                                  f"{self.limits.max_duration:g} s (pick a shorter range)")
-        if latent_frames(duration) < 1:
-            raise GenerationError("the video is too short to generate audio for")
         try:
             frames8, frames24 = video_io.read_streams(            # one decode pass
-                str(video), [(SEM_FPS, self.semantic.cfg.image_size),
-                             (SYNC_FPS, self.sync.cfg.image_size)],
-                start=start, duration=duration, info=info)
+                req.video, [(SEM_FPS, self.semantic.cfg.image_size),
+                            (SYNC_FPS, self.sync.cfg.image_size)],
+                start=req.start, duration=req.duration, info=req.info)
         except video_io.VideoError as e:
             raise GenerationError(str(e)) from None
         if len(frames8) == 0 or len(frames24) == 0:
-            raise GenerationError("the video has no frames in the selected range")
-        ref_latent, ref_span = self._reference(reference_audio, reference_start, duration)
+            raise GenerationError("The video has no frames in the selected range.")
+        ref = req.reference
+        ref_latent = None if ref is None else self.codec.encode(ref.wave, ref.sample_rate)
         timings["read"] = time.perf_counter() - t0
 
         # --- features (once per call)
         t0 = time.perf_counter()
-        cond = self.conditions_from_frames(frames8, frames24, prompt, negative_prompt)
+        cond = self.conditions_from_frames(frames8, frames24, req.prompt, req.negative_prompt)
         timings["features"] = time.perf_counter() - t0
 
         # --- sampling
         t0 = time.perf_counter()
-        latent = self.sample(cond, duration, steps, guidance, seed, ref_latent,
-                             reference_start, progress, schedule)
+        latent = self.sample(cond, req.duration, req.steps, req.guidance, req.seed, ref_latent,
+                             0.0 if ref is None else ref.start, progress, req.schedule)
         timings["sampling"] = time.perf_counter() - t0
 
         # --- decode
         t0 = time.perf_counter()
         wave = self.codec.decode(latent)
-        n = int(round(duration * SAMPLE_RATE))
+        n = int(round(req.duration * SAMPLE_RATE))
         wave = np.pad(wave, (0, max(n - len(wave), 0)))[:n]
         peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
         if peak > 0.99:
@@ -281,57 +245,32 @@ class Pipeline:
 
         # --- mux
         t0 = time.perf_counter()
-        video_path = None
-        if mux:
-            if out_path is None:
-                out_path = tempfile.NamedTemporaryFile(prefix="salsav-", suffix=".mp4",
-                                                       delete=False).name
-            src = str(video)
-            try:
-                if start > 0 or duration < info.duration - 1e-3:
-                    src = str(video_io.cut(str(video), start, duration,
-                                           Path(out_path).with_suffix(".cut.mp4")))
-                video_path = str(video_io.mux(src, wave, SAMPLE_RATE, str(out_path)))
-            except video_io.VideoError as e:
-                raise GenerationError(str(e)) from None
-            finally:
-                if src != str(video) and os.path.exists(src):
-                    os.unlink(src)
+        video_path = self._mux(req, wave, out_path) if mux else None
         timings["mux"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
         return GenerationResult(wave=wave, sample_rate=SAMPLE_RATE, latent=latent, timings=timings,
-                                video_path=video_path, seed=seed, steps=steps, guidance=guidance,
-                                duration=duration, windows=window_spans(len(latent), self.cfg),
-                                reference_span=ref_span)
+                                video_path=video_path, seed=req.seed, steps=req.steps,
+                                guidance=req.guidance, duration=req.duration,
+                                windows=window_spans(len(latent), self.cfg),
+                                reference_span=None if ref is None else ref.span)
 
-    def _reference(self, reference_audio, reference_start: float, duration: float):
-        """Encode the optional reference audio; check that it fits inside the output."""
-        if reference_audio is None or (isinstance(reference_audio, str) and not reference_audio):
-            return None, None
-        rs = float(reference_start or 0.0)
-        if not math.isfinite(rs) or rs < 0 or rs >= duration:
-            raise GenerationError(f"reference start {reference_start} s is outside the output "
-                                  f"(0–{duration:.2f} s)")
-        if isinstance(reference_audio, (tuple, list)):
-            wave, sr = reference_audio
-            wave = np.asarray(wave, np.float32)
-        else:
-            wave, sr = load_audio(str(reference_audio))
-        if wave.ndim == 2 and wave.shape[0] < wave.shape[1]:
-            wave = wave.T                                   # (ch, n) → (n, ch)
-        if wave.size == 0:
-            raise GenerationError("the reference audio is empty")
-        ref_dur = wave.shape[0] / float(sr)
-        if ref_dur > self.limits.max_reference:
-            raise GenerationError(f"the reference audio is {ref_dur:.1f} s; the limit is "
-                                  f"{self.limits.max_reference:g} s")
-        if rs + ref_dur > duration + 1.0 / LATENT_RATE:
-            raise GenerationError(f"the reference audio ({ref_dur:.2f} s from {rs:.2f} s) runs past "
-                                  f"the end of the video ({duration:.2f} s)")
-        if wave.dtype.kind in "iu":
-            wave = wave.astype(np.float32) / np.iinfo(wave.dtype).max
-        latent = self.codec.encode(wave, int(sr))
-        return latent, (rs, rs + ref_dur)
+    @staticmethod
+    def _mux(req: GenerateRequest, wave: np.ndarray, out_path: str | os.PathLike | None) -> str:
+        """The request's video (cut to its range) with `wave` as its sound."""
+        if out_path is None:
+            out_path = tempfile.NamedTemporaryFile(prefix="salsav-", suffix=".mp4", delete=False).name
+        src = req.video
+        try:
+            if req.trimmed:
+                src = str(video_io.cut(req.video, req.start, req.duration,
+                                       Path(out_path).with_suffix(".cut.mp4")))
+            return str(video_io.mux(src, wave, SAMPLE_RATE, str(out_path),   # the cut: probed anew
+                                    info=None if req.trimmed else req.info))
+        except video_io.VideoError as e:
+            raise GenerationError(str(e)) from None
+        finally:
+            if src != req.video and os.path.exists(src):
+                os.unlink(src)
 
 
 def _shard(path: Path, max_bytes: int) -> None:
@@ -352,28 +291,6 @@ def _shard(path: Path, max_bytes: int) -> None:
         save_file(sh, str(path.with_name(f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors")),
                   metadata={"format": "np"})
     path.unlink()
-
-
-def load_audio(path: str) -> tuple[np.ndarray, int]:
-    """Mono float32 wave (n,) and its rate from an audio file (wav/flac/ogg via soundfile,
-    anything else, mp3 and video files included, through ffmpeg at 44.1 kHz)."""
-    try:
-        import soundfile as sf
-        wave, sr = sf.read(path, dtype="float32", always_2d=True)
-        wave, sr = wave.mean(axis=1), int(sr)
-    except Exception:
-        from . import video_io
-        try:
-            wave, sr = video_io.read_audio(path, sr=SAMPLE_RATE), SAMPLE_RATE
-        except video_io.VideoError:
-            raise GenerationError("the reference audio could not be read; use a wav, mp3, "
-                                  "flac or ogg file") from None
-        if wave is None:
-            raise GenerationError("the reference file has no audio stream")
-    wave = np.nan_to_num(np.asarray(wave, np.float32))           # (n,)
-    if wave.size == 0:
-        raise GenerationError("the reference audio is empty")
-    return wave, sr
 
 
 _DEFAULT: dict[str, Pipeline] = {}

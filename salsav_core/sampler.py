@@ -210,8 +210,9 @@ def window_starts(n_frames: int, window: int, overlap: int) -> list[int]:
     return starts
 
 
-def sample_long(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: float = 4.0,
-                seed: int = 0, ref=None, ref_start: int = 0,
+def sample_long(model: tuple[nnx.GraphDef, nnx.State], cond: Conditions, n_frames: int,
+                steps: int = 8, guidance: float = 4.0, seed: int = 0,
+                ref: np.ndarray | None = None, ref_start: int = 0,
                 progress: Callable[[int, int], None] | None = None,
                 schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
     """Long-form generation with one fixed window shape (cfg.window_frames) for any n_frames.

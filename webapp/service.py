@@ -1,5 +1,9 @@
 """What one demo request does, without any UI: check the values, run the pipeline, and
-turn its result into the files and text the page shows."""
+turn its result into the files and text the page shows.
+
+The web -> core seam: `build_request` makes the core's `GenerateRequest` (one probe, one
+reference decode, the demo's stricter `Limits`), `run_request` hands it to `Pipeline.run`.
+"""
 from __future__ import annotations
 
 import os
@@ -11,11 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from webapp.media import check_upload, load_audio, probe_video, write_wav_int16
+from salsav_core.pipeline import GenerationResult, Pipeline
+from salsav_core.request import GenerateRequest, UnreadableVideo, prepare
+
+from webapp.media import write_wav_int16
 from webapp.settings import DemoSettings
 from webapp.spectrogram import render_spectrogram
-from webapp.validation import (DemoInputError, GenerateRequest, check_guidance, check_prompt,
-                               check_range, check_reference, check_seed, check_steps)
+from webapp.validation import UNREADABLE_VIDEO, DemoInputError, check_trim, check_upload
 
 
 @dataclass
@@ -25,33 +31,25 @@ class DemoOutput:
     spectrogram: np.ndarray     # (H, W, 3) uint8
     timings_text: str
     seed: int
-    seconds: float              # wall time of generate()
+    seconds: float              # wall time of Pipeline.run
 
 
 def build_request(settings: DemoSettings, video, prompt, negative_prompt, steps, guidance, seed,
                   random_seed, reference_audio, reference_start, trim, start, end) -> GenerateRequest:
-    """Checks every value (cheap ones first) and probes the uploads."""
-    steps = check_steps(steps, settings)
-    guidance = check_guidance(guidance, settings)
-    seed = check_seed(seed, bool(random_seed))
-    prompt = check_prompt(prompt, "Prompt", settings)
-    negative_prompt = check_prompt(negative_prompt, "Negative prompt", settings)
+    """The page's values -> the core's checked request: the demo checks the uploads and the
+    trim controls, the core everything else against `settings.limits()`."""
     path = check_upload(video, settings, "video")
-    info = probe_video(path)
-    if info.duration > settings.max_input_seconds:
-        raise DemoInputError(f"The video is {info.duration:.0f} s long; files longer than "
-                             f"{settings.max_input_seconds:g} s are not accepted.")
-    start_s, duration = check_range(bool(trim), start, end, info.duration, settings)
-    ref_path, ref_start, ref_seconds = None, 0.0, 0.0
+    ref_path = None
     if reference_audio not in (None, ""):
         ref_path = check_upload(reference_audio, settings, "reference audio")
-        wave, sr = load_audio(ref_path)
-        ref_seconds = len(wave) / sr
-        ref_start = check_reference(ref_seconds, reference_start, duration, settings)
-    return GenerateRequest(video_path=path, prompt=prompt, negative_prompt=negative_prompt,
-                           steps=steps, guidance=guidance, seed=seed, start=start_s,
-                           duration=duration, reference_path=ref_path, reference_start=ref_start,
-                           reference_seconds=ref_seconds)
+    start_s, duration = check_trim(bool(trim), start, end)
+    try:
+        return prepare(path, prompt=prompt, negative_prompt=negative_prompt, steps=steps,
+                       guidance=guidance, seed=None if random_seed else seed,
+                       reference_audio=ref_path, reference_start=reference_start,
+                       start=start_s, duration=duration, limits=settings.limits())
+    except UnreadableVideo:
+        raise DemoInputError(UNREADABLE_VIDEO) from None
 
 
 def format_timings(steps: int, timings: dict, audio_seconds: float) -> str:
@@ -86,19 +84,13 @@ class Workdirs:
         return d
 
 
-def run_request(pipeline, req: GenerateRequest, workdir: str, progress=None,
+def run_request(pipeline: Pipeline, req: GenerateRequest, workdir: str, progress=None,
                 out_name: str = "salsav", spectrogram_size: tuple[float, float] = (8.0, 2.6),
                 title: str | None = None) -> DemoOutput:
-    """One `generate()` call and its outputs (video, int16 WAV, spectrogram, timings line)."""
-    reference = None
-    if req.reference_path is not None:
-        reference = load_audio(req.reference_path)          # ((n,), sr)
+    """One `Pipeline.run` and its outputs (video, int16 WAV, spectrogram, timings line)."""
     t0 = time.perf_counter()
-    res = pipeline.generate(req.video_path, prompt=req.prompt, negative_prompt=req.negative_prompt,
-                            steps=req.steps, guidance=req.guidance, seed=req.seed,
-                            reference_audio=reference, reference_start=req.reference_start,
-                            duration=req.duration, start=req.start, progress=progress,
-                            out_path=os.path.join(workdir, f"{out_name}.mp4"))
+    res: GenerationResult = pipeline.run(req, progress=progress,
+                                         out_path=os.path.join(workdir, f"{out_name}.mp4"))
     seconds = time.perf_counter() - t0
     wave = np.asarray(res.wave, np.float32)                  # (n,)
     audio_path = write_wav_int16(os.path.join(workdir, f"{out_name}.wav"), wave, res.sample_rate)
@@ -106,7 +98,7 @@ def run_request(pipeline, req: GenerateRequest, workdir: str, progress=None,
     timings = dict(res.timings)
     timings.setdefault("total", seconds)
     image = render_spectrogram(wave, res.sample_rate, windows=res.windows,
-                               reference_span=getattr(res, "reference_span", None),
+                               reference_span=res.reference_span,
                                title=title if title is not None else
                                f"{req.steps} steps · guidance {req.guidance:g} · seed {res.seed}",
                                size=spectrogram_size)

@@ -1,13 +1,17 @@
 """Demo limits and defaults as a frozen dataclass with named presets.
 
 Every limit the server enforces (upload size, clip length, step counts, guidance range)
-lives here, so the page, the API and the validation layer agree on one set of numbers.
+lives here, so the page and the API agree on one set of numbers. The generation limits are
+the core's (`salsav_core.request.Limits`) made stricter: `DemoSettings.limits()`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-STEP_CHOICES = (1, 2, 4, 8, 16, 32, 64)   # the shortcut model's powers of two
+from salsav_core.request import Limits
+from salsav_core.sampler import ALLOWED_STEPS
+
+STEP_CHOICES = ALLOWED_STEPS   # the shortcut model's powers of two
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,14 @@ class DemoSettings:
     queue_max_size: int = 16              # waiting requests beyond this are refused
     concurrency_limit: int = 1            # one model in memory, one request at a time
     warmup_seconds: float = 1.0           # length of the clip used to compile at start-up
+
+    def limits(self, base: Limits = Limits()) -> Limits:
+        """The core's limits with the demo's stricter numbers on top (never looser)."""
+        return base.stricter(max_duration=self.max_video_seconds,
+                             max_input_duration=self.max_input_seconds,
+                             min_guidance=self.guidance_min, max_guidance=self.guidance_max,
+                             max_reference=self.max_reference_seconds,
+                             max_prompt_chars=self.max_prompt_chars, steps=self.step_choices)
 
 
 SETTINGS_PRESETS: dict[str, DemoSettings] = {

@@ -3,14 +3,16 @@ long-form window seams marked (matplotlib Agg; returns an RGB array)."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy.signal import stft
+
+from salsav_core.codec import mel_filterbank
 
 
 def log_mel(wave: np.ndarray, sr: int, n_mels: int = 80, n_fft: int = 2048,
             hop: int = 512) -> tuple[np.ndarray, float]:
     """(n_mels, T) log-mel power in dB (max 0) and the frame rate in Hz."""
-    from scipy.signal import stft
-
-    from salsav_core.codec import mel_filterbank
     wave = np.asarray(wave, np.float32)                         # (n,)
     if wave.size < n_fft:
         wave = np.pad(wave, (0, n_fft - wave.size))
@@ -29,12 +31,8 @@ def seams(windows) -> list[float]:
 
 def render_spectrogram(wave: np.ndarray, sr: int, windows=None, reference_span=None,
                        title: str = "", size: tuple[float, float] = (8.0, 2.6), dpi: int = 100) -> np.ndarray:
-    """RGB image (H, W, 3) uint8 of the log-mel spectrogram."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+    """RGB image (H, W, 3) uint8 of the log-mel spectrogram (a Figure drawn on its own Agg
+    canvas: no pyplot, no global backend)."""
     db, frame_rate = log_mel(wave, sr)
     seconds = len(wave) / sr
     fig = Figure(figsize=size, dpi=dpi)

@@ -2,6 +2,8 @@
 `mount_demo(app, ...)` for the one-process server in the root `app.py`."""
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -9,13 +11,15 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # before gradio is imported
 
 import gradio as gr  # noqa: E402
 
+from salsav_core.pipeline import Pipeline  # noqa: E402
+from salsav_core.request import GenerationError  # noqa: E402
 from webapp import service, sync_view  # noqa: E402
+from webapp.media import make_test_video  # noqa: E402
 from webapp.settings import DemoSettings  # noqa: E402
-from webapp.validation import DemoInputError  # noqa: E402
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,16 +50,6 @@ def _resolve(path: str) -> Path:
     return p if p.is_absolute() else ROOT / p
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    errors: tuple[type[Exception], ...] = (DemoInputError,)
-    try:
-        from salsav_core.pipeline import GenerationError
-        errors += (GenerationError,)
-    except ImportError:
-        pass
-    return errors
-
-
 def _guarded(fn):
     """Turns refused input into a readable `gr.Error`; anything else into a short generic one."""
     def wrapped(*args, **kwargs):
@@ -63,14 +57,13 @@ def _guarded(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except _user_errors() as e:
+        except GenerationError as e:          # refused input (DemoInputError is one too)
             raise gr.Error(str(e), title="Cannot generate") from None
         except Exception:
             log.exception("demo request failed")
             raise gr.Error("Something went wrong while generating; please try again with another "
                            "video or settings.", title="Generation failed") from None
     wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
-    import inspect
     wrapped.__signature__ = inspect.signature(fn)
     return wrapped
 
@@ -103,16 +96,19 @@ def _model_card(settings: DemoSettings) -> str | None:
     return text
 
 
-def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
+def build_demo(pipeline: Pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
     """The whole page; queue with one worker (one model in memory)."""
     settings = settings or DemoSettings()
     workdirs = service.Workdirs()
     choices = settings.step_choices
 
     @_guarded
-    def generate(video, prompt, negative_prompt, steps, guidance, seed, random_seed,
-                 reference_audio, reference_start, trim, start, end, progress=gr.Progress()):
-        """Generate audio for a video. Returns (video with sound, int16 WAV, spectrogram, timings, seed)."""
+    def generate(video, prompt="", negative_prompt="", steps=settings.default_steps,
+                 guidance=settings.default_guidance, seed=0, random_seed=True, reference_audio=None,
+                 reference_start=0.0, trim=False, start=0.0, end=0.0, progress=gr.Progress()):
+        """Generate audio for a video. Every parameter but the video has a default (a random
+        seed unless random_seed is False). Returns (video with sound, int16 WAV, spectrogram,
+        timings, seed)."""
         req = service.build_request(settings, video, prompt, negative_prompt, steps, guidance, seed,
                                     random_seed, reference_audio, reference_start, trim, start, end)
 
@@ -124,18 +120,15 @@ def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
         return out.video_path, out.audio_path, out.spectrogram, out.timings_text, out.seed
 
     @_guarded
-    def compare_steps(video, prompt, negative_prompt, guidance, seed, random_seed, trim, start, end,
-                      progress=gr.Progress()):
+    def compare_steps(video, prompt="", negative_prompt="", guidance=settings.default_guidance, seed=0,
+                      random_seed=True, trim=False, start=0.0, end=0.0, progress=gr.Progress()):
         """The same seed at each of the compare step counts; per column: spectrogram, WAV, time."""
         req = service.build_request(settings, video, prompt, negative_prompt, settings.default_steps,
                                     guidance, seed, random_seed, None, 0.0, trim, start, end)
-        if req.seed is None:
-            import numpy as np
-            req = type(req)(**{**req.__dict__, "seed": int(np.random.default_rng().integers(2**31))})
         outs, rows = [], []
         for k, n in enumerate(settings.compare_steps):
             progress(k / len(settings.compare_steps), desc=f"{n} steps")
-            r = type(req)(**{**req.__dict__, "steps": n})
+            r = dataclasses.replace(req, steps=n)
             o = service.run_request(pipeline, r, workdirs.new(), out_name=f"salsav-{n}steps",
                                     spectrogram_size=(4.0, 3.2), title="")
             outs += [o.spectrogram, o.audio_path, f"**{n} step{'s' if n > 1 else ''}** · {o.timings_text.split(' · ')[1]}"]
@@ -152,9 +145,9 @@ def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
                     with gr.Column(scale=5):
                         video_in = gr.Video(label="Silent video", sources=["upload"], height=280,
                                             elem_id="video-in")
-                        prompt = gr.Textbox(label="Prompt (optional)", lines=1,
+                        prompt = gr.Textbox(value="", label="Prompt (optional)", lines=1,
                                             placeholder="e.g. a metal ball bouncing on a wooden floor")
-                        negative = gr.Textbox(label="Negative prompt (optional)", lines=1,
+                        negative = gr.Textbox(value="", label="Negative prompt (optional)", lines=1,
                                               placeholder="sounds to steer away from, e.g. glass")
                         with gr.Row(equal_height=True):
                             steps_exp = gr.Slider(0, len(choices) - 1, value=choices.index(settings.default_steps),
@@ -242,13 +235,11 @@ def build_demo(pipeline, settings: DemoSettings | None = None) -> gr.Blocks:
     return demo
 
 
-def warmup(pipeline, settings: DemoSettings | None = None) -> float:
-    """Compiles the jitted paths (and loads matplotlib/librosa) before the first visitor; seconds taken."""
-    from webapp.media import make_test_video
+def warmup(pipeline: Pipeline, settings: DemoSettings | None = None) -> float:
+    """Compiles the jitted paths (and loads matplotlib) before the first visitor; seconds taken."""
     settings = settings or DemoSettings()
     t0 = time.perf_counter()
-    if hasattr(pipeline, "warmup"):
-        pipeline.warmup()          # the sampler's step count is dynamic: one compile serves 1..64
+    pipeline.warmup()              # the sampler's step count is dynamic: one compile serves 1..64
     with tempfile.TemporaryDirectory(prefix="salsav-warmup-") as d:
         video = make_test_video(os.path.join(d, "warmup.mp4"), settings.warmup_seconds)
         req = service.build_request(settings, video, "", "", settings.default_steps,
@@ -264,7 +255,7 @@ def launch_kwargs(settings: DemoSettings | None = None) -> dict:
                 footer_links=["api"])
 
 
-def mount_demo(app, pipeline, settings: DemoSettings | None = None, path: str = "/"):
+def mount_demo(app, pipeline: Pipeline, settings: DemoSettings | None = None, path: str = "/"):
     """Mounts the demo on a FastAPI app (the root `app.py` uses this)."""
     settings = settings or DemoSettings()
     return gr.mount_gradio_app(app, build_demo(pipeline, settings), path=path, **launch_kwargs(settings))

@@ -66,10 +66,10 @@ def test_trimmed_range(tiny_pipe, videos, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(steps=3), "steps"), (dict(steps=0), "steps"), (dict(steps=10**6), "steps"),
-    (dict(guidance=-1.0), "guidance"), (dict(guidance=float("nan")), "guidance"),
-    (dict(start=5.0), "outside"), (dict(duration=-1.0), "positive"),
-    (dict(schedule="cosine"), "schedule"),
+    (dict(steps=3), "Steps"), (dict(steps=0), "Steps"), (dict(steps=10**6), "Steps"),
+    (dict(guidance=-1.0), "Guidance"), (dict(guidance=float("nan")), "Guidance"),
+    (dict(start=5.0), "beyond the end of the video"), (dict(duration=-1.0), "positive"),
+    (dict(schedule="cosine"), "Schedule"),
 ])
 def test_bad_parameters_give_clear_errors(tiny_pipe, videos, kwargs, words):
     with pytest.raises(GenerationError, match=words):
@@ -81,9 +81,12 @@ def test_bad_files_and_references(tiny_pipe, videos):
         with pytest.raises(GenerationError) as e:
             tiny_pipe.generate(videos[key], mux=False)
         assert "Traceback" not in str(e.value) and len(str(e.value)) < 300
-    with pytest.raises(GenerationError, match="past the end"):
+    with pytest.raises(GenerationError, match="longer than the clip"):
         tiny_pipe.generate(videos["good"], reference_audio=videos["long_ref"], mux=False)
-    with pytest.raises(GenerationError, match="outside"):
+    with pytest.raises(GenerationError, match="runs past the end of the clip"):
+        tiny_pipe.generate(videos["good"], reference_audio=videos["ref"], reference_start=1.8,
+                           mux=False)
+    with pytest.raises(GenerationError, match="beyond the end of the clip"):
         tiny_pipe.generate(videos["good"], reference_audio=videos["ref"], reference_start=9.0,
                            mux=False)
 
@@ -92,5 +95,30 @@ def test_over_long_video_is_refused(videos):
     from salsav_core.pipeline import Limits
     pipe = Pipeline.random_init("test", "tiny", seed=3)
     pipe.limits = Limits(max_duration=1.0)
-    with pytest.raises(GenerationError, match="limit"):
+    with pytest.raises(GenerationError, match="over the limit: at most 1 s"):
         pipe.generate(videos["good"], mux=False)
+
+
+def test_one_probe_and_one_reference_decode_per_request(tiny_pipe, videos, monkeypatch):
+    """prepare() probes the video and decodes the reference once; run() reads neither again."""
+    import soundfile as sf
+
+    from salsav_core import request, video_io
+    calls = {"probe": 0, "decode": 0}
+    probe, read = video_io.probe, sf.read
+
+    def counting_probe(*a, **k):
+        calls["probe"] += 1
+        return probe(*a, **k)
+
+    def counting_read(*a, **k):
+        calls["decode"] += 1
+        return read(*a, **k)
+    monkeypatch.setattr(video_io, "probe", counting_probe)
+    monkeypatch.setattr(sf, "read", counting_read)
+    req = request.prepare(videos["good"], steps=1, seed=0, reference_audio=videos["ref"],
+                          reference_start=0.5, limits=tiny_pipe.limits)
+    assert calls == {"probe": 1, "decode": 1}
+    res = tiny_pipe.run(req, out_path=None)
+    assert calls == {"probe": 1, "decode": 1}
+    assert res.video_path and res.reference_span == pytest.approx((0.5, 1.0), abs=1e-3)

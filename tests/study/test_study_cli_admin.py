@@ -131,7 +131,7 @@ def test_build_writes_tracks_and_a_loadable_manifest(stimuli_dir, tmp_path):
     sid = load_manifest(engine, path)
     with db.read_session(engine) as s:
         assert {x.name for x in s.get(db.Study, sid).systems} == {"salsav-8", "salsav-32", "reference"}
-    with pytest.raises(Exception):
+    with pytest.raises(FileNotFoundError):
         build(tmp_path / "missing.yaml", generate=fake_generate)
     # every system external: no checkpoint, no model, nothing generated
     ext = {"name": "external-only", "out": "ext", "videos": cfg["videos"],

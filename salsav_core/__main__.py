@@ -1,0 +1,6 @@
+"""`python -m salsav_core` = the `salsav` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
