@@ -27,6 +27,7 @@ class Look:
     walker: extras.Walker | None
     slider: extras.Slider | None
     rng: np.random.Generator             # for tints and extra sounds, in a fixed order
+    shutter: float = 0.0                 # exposure / source frame interval (0: sharp)
 
 
 def draw_look(seed: int, cfg, size: int, duration: float) -> Look:
@@ -37,7 +38,9 @@ def draw_look(seed: int, cfg, size: int, duration: float) -> Look:
     bg = looks.backdrop(rng, cam.render) if rng.random() < cfg.random_background else None
     walker = extras.plan_walker(rng, duration) if rng.random() < cfg.walker_p else None
     slider = extras.plan_slider(rng, duration) if rng.random() < cfg.slider_p else None
-    return Look(cfg, cam, radius, rate, bg, walker, slider, rng)
+    r2 = np.random.default_rng(np.random.SeedSequence([int(seed), STREAM, 1]))   # later additions
+    shutter = float(r2.uniform(*cfg.shutter)) if r2.random() < cfg.shutter_p else 0.0
+    return Look(cfg, cam, radius, rate, bg, walker, slider, rng, shutter)
 
 
 def retint(look: Look, balls) -> None:
@@ -82,11 +85,18 @@ def film_frames(look: Look, n_out: int, render_fn) -> np.ndarray:
         if look.walker is not None:
             look.walker.draw(cv, t, allf, side)
 
-    world = render_fn(cam.render, times, look.backdrop, extra_draw)
+    if look.shutter:        # motion blur: the exposure [t, t + shutter / fps], 3 samples
+        sub = times[None, :] + np.array([0.0, 0.5, 1.0])[:, None] * look.shutter / float(cam.fps)
+        world = render_fn(cam.render, sub.ravel(), look.backdrop, extra_draw)
+        world = world.reshape(3, len(times), *world.shape[1:]).astype(np.float32).mean(0)
+        world = np.clip(world + 0.5, 0, 255).astype(np.uint8)
+    else:
+        world = render_fn(cam.render, times, look.backdrop, extra_draw)
     return camera.film(world, times, cam)[inv.ravel()]
 
 
 def describe(look: Look) -> dict:
     return {"world": look.cfg.name, **look.cam.describe(), "radius_scale": round(look.radius_scale, 3),
             "rate_scale": round(look.rate_scale, 3), "drawn_backdrop": look.backdrop is not None,
-            "walker": look.walker is not None, "slider": look.slider is not None}
+            "walker": look.walker is not None, "slider": look.slider is not None,
+            "shutter": round(look.shutter, 3)}

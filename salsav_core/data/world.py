@@ -10,8 +10,9 @@ world the bundled checkpoint was trained and evaluated on). `make_clip(..., worl
 - camera: the source video's aspect ratio and resolution, the part of the world it frames
   (zoom and offset, the floor always in view), and how the pipeline fits it to the square
   model input (centre crop, as `video_io.read_frames` does, or letterbox bars);
-- degradations at the source resolution: defocus blur, sensor noise, JPEG-style 8x8 DCT
-  quantisation;
+- degradations at the source resolution: motion blur (the shutter open for part of the frame
+  interval: the mean of 3 renders from the frame's time on), defocus blur, sensor noise,
+  JPEG-style 8x8 DCT quantisation;
 - timing: the source frame rate (24, 23.976, 25, 29.97, 30, 50, 60 fps); the world is drawn at
   that rate and resampled to 24 FPS by picking source frames as video readers do ("screen":
   the frame on screen at each output time, like `video_io.read_frames`; "near": the nearest
@@ -53,6 +54,8 @@ class WorldConfig:
     jpeg_p: float = 0.6
     walker_p: float = 0.3                      # P(a walker crosses, periodic footsteps)
     slider_p: float = 0.3                      # P(boxes slide into a post)
+    shutter_p: float = 0.25                    # P(motion blur: an open shutter)
+    shutter: tuple = (0.3, 0.7)                # exposure, fraction of the source frame interval
 
     def check(self) -> "WorldConfig":
         from .synthfoley import SynthFoleyError

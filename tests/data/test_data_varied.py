@@ -46,6 +46,7 @@ def test_data_varied_variety(varied):
     assert {x["resample"] for x in w} == {"screen", "near"}
     assert len({x["source_hw"] for x in w}) >= 12            # resolutions and aspect ratios
     assert any(x["jpeg"] for x in w) and any(x["noise"] for x in w) and any(x["blur"] for x in w)
+    assert any(x["shutter"] for x in w) and not all(x["shutter"] for x in w)
     assert {e.kind for c in varied for e in c.events} == KINDS
     # the look changes from clip to clip: mean colours of the first frames spread widely
     means = np.array([c.frames[0].reshape(-1, 3).mean(0) for c in varied])
