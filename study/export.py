@@ -1,8 +1,10 @@
 """Export of a study: the ratings in long format with the listening log, written safely.
 
 `ratings_frame(session, study)` gives one row per score (EXPORT_COLUMNS). Attention-check
-rows keep `attention_check=True`; an anchor belongs to no system, so its `system` is
-"anchor". Preview participants (the admin walking through) are left out. CSV cells that a
+rows have `attention_check=True` and `check_kind` "offset" or "anchor"; their `system` is the
+system whose track the check replaced in that trial (an offset check is that system's own
+track shifted; an anchor is a known-bad file), so every value of `system` is a real system
+and a CSV alone tells the analysis which systems the study has. Preview participants (the admin walking through) are left out. CSV cells that a
 spreadsheet would run as a formula (starting with = + - @ or a tab / carriage return) get a
 leading apostrophe, so an `=HYPERLINK(...)` PROLIFIC_PID stays text.
 """
@@ -31,8 +33,10 @@ LISTENING_COLUMNS = ["participant_id", "external_id", "trial_id", "trial_order",
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _system_name(track: db.Track, system: db.System | None) -> str:
-    return system.name if system is not None else "anchor"
+def _check_slots(session: Session, study: db.Study) -> dict[int, str]:
+    """Attention-check track id -> the name of the system whose track it replaces."""
+    names = dict(session.execute(select(db.System.id, db.System.name).where(db.System.study_id == study.id)).all())
+    return {c["track_id"]: names[c["replaces_system_id"]] for c in study.config.get("checks", [])}
 
 
 def ratings_frame(session: Session, study: db.Study) -> pd.DataFrame:
@@ -46,12 +50,13 @@ def ratings_frame(session: Session, study: db.Study) -> pd.DataFrame:
          .outerjoin(db.System, db.Track.system_id == db.System.id)
          .where(db.Participant.study_id == study.id, db.Participant.is_preview.is_(False))
          .order_by(db.Participant.id, db.Trial.order, db.Rating.label, db.Rating.axis))
+    slots = _check_slots(session, study)
     recs = []
     for r, t, p, c, tr, sy, it in session.execute(q):
         spent = (t.completed_at - t.started_at).total_seconds() if t.completed_at and t.started_at else None
         recs.append({
             "participant_id": p.id, "external_id": p.external_id, "trial_id": t.id,
-            "trial_order": t.order, "clip": c.name, "system": _system_name(tr, sy),
+            "trial_order": t.order, "clip": c.name, "system": slots.get(tr.id) or sy.name,
             "label": r.label, "axis": r.axis, "score": int(r.score), "rated_at": r.rated_at,
             "attention_check": tr.check_kind is not None, "excluded": bool(p.excluded),
             "study": study.name, "check_kind": tr.check_kind or "", "attention_trial": bool(t.is_attention),
@@ -73,14 +78,14 @@ def listening_frame(session: Session, study: db.Study) -> pd.DataFrame:
          .join(db.Clip, db.Trial.clip_id == db.Clip.id)
          .where(db.Participant.study_id == study.id, db.Participant.is_preview.is_(False))
          .order_by(db.Participant.id, db.Trial.order, db.ListenEvent.id))
-    names = {}
+    names, slots = {}, _check_slots(session, study)
     for it, tr, sy in session.execute(
             select(db.TrialItem, db.Track, db.System).join(db.Track, db.TrialItem.track_id == db.Track.id)
             .outerjoin(db.System, db.Track.system_id == db.System.id)
             .join(db.Trial, db.TrialItem.trial_id == db.Trial.id)
             .join(db.Participant, db.Trial.participant_id == db.Participant.id)
             .where(db.Participant.study_id == study.id)):
-        names[(it.trial_id, it.label)] = _system_name(tr, sy)
+        names[(it.trial_id, it.label)] = slots.get(tr.id) or sy.name
     recs = [{"participant_id": p.id, "external_id": p.external_id, "trial_id": t.id, "trial_order": t.order,
              "clip": c.name, "label": e.label or "video",
              "system": names.get((t.id, e.label), "") if e.label else "", "kind": e.kind,

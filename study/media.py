@@ -176,6 +176,9 @@ def loudness_normalise(wave: np.ndarray, spec: MediaSpec) -> tuple[np.ndarray, d
         if abs(cur - spec.loudness_lufs) < 0.05:
             break
     info.update(gain_db=round(total_db, 2), lufs_out=round(cur, 2))
+    if abs(cur - spec.loudness_lufs) > 0.5:
+        info["warning"] = (f"reached {cur:.1f} LUFS, not {spec.loudness_lufs:g}: the peak limit "
+                           f"({spec.peak_dbfs:g} dBFS) allows no more")
     return out.astype(np.float32), info
 
 

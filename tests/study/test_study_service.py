@@ -228,5 +228,7 @@ def test_attention_checks_flagged(stimuli_dir, tmp_path):
         df = service.export_ratings(s, sid)
     chk = df[df["attention_check"]]
     assert len(chk) == 6 and set(chk["check_kind"]) == {"offset", "anchor"}
-    assert set(chk.loc[chk["check_kind"] == "anchor", "system"]) == {"anchor"}
+    # a check row names the system whose track it replaced (offset: that track shifted)
+    assert set(chk.loc[chk["check_kind"] == "anchor", "system"]) == {SYSTEMS[2]}
+    assert set(chk.loc[chk["check_kind"] == "offset", "system"]) == {SYSTEMS[0]}
     assert df["attention_trial"].sum() == 18
