@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 from flax import nnx
+from safetensors.numpy import load_file, save_file
 
 from . import checkpoints, request, video_io
 from .codec import MelCodec
@@ -275,7 +276,6 @@ class Pipeline:
 
 def _shard(path: Path, max_bytes: int) -> None:
     """Split one safetensors file into model-0000i-of-0000n.safetensors shards if it is big."""
-    from safetensors.numpy import load_file, save_file
     if path.stat().st_size <= max_bytes:
         return
     tensors = load_file(str(path))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install salsav into ./.venv (Python >= 3.11). Idempotent.
+# Install salsav's runtime into ./.venv (Python >= 3.11): the pinned requirements.txt, then the
+# repository itself in editable mode. Idempotent. scripts/test.sh adds requirements-test.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d .venv ] || python3 -m venv .venv

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+.venv/bin/pip install -q -r requirements-test.txt   # pytest, Playwright, notebooks, psycopg, librosa
 # Debian packages: chromium (browser tests) and postgresql (the study tests start a throwaway server)
 pkgs=""
 command -v chromium >/dev/null 2>&1 || pkgs="$pkgs chromium"

@@ -39,7 +39,7 @@ def server(tmp_path_factory):
         try:
             if requests.get(url + "/study", timeout=2).status_code < 500:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):   # not up yet, or busy starting
             time.sleep(1)
     else:
         proc.kill()
