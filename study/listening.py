@@ -1,6 +1,6 @@
 """Listening, enforced on the server: media fetches and the player's play reports, per trial.
 
-The server logs the first fetch of each trial's video and tracks (`media_fetch`). While a
+The server logs the first fetch of each trial's video and tracks (`log_fetch`). While a
 track plays, the player reports `play` when a track starts, `beat` about once a second and
 `end` when it stops or the participant switches away, each with the seconds of that track
 played since its previous report (`report`). The server credits a report with at most the
@@ -29,31 +29,44 @@ KINDS = ("play", "beat", "end")
 class Media:
     path: str
     mime: str
+    trial_id: int
+    label: str | None  # None: the trial's video
+
+
+def media_lookup(session: Session, media_token: str) -> Media | None:
+    """The file behind a media token (None if unknown). Every track is served as audio/wav,
+    every video as video/mp4."""
+    row = session.execute(select(db.TrialItem.trial_id, db.TrialItem.label, db.Track.audio_path)
+                          .join(db.Track, db.TrialItem.track_id == db.Track.id)
+                          .where(db.TrialItem.media_token == media_token)).first()
+    if row is not None:
+        return Media(row.audio_path, AUDIO_MIME, row.trial_id, row.label)
+    row = session.execute(select(db.Trial.id, db.Clip.video_path).join(db.Clip, db.Trial.clip_id == db.Clip.id)
+                          .where(db.Trial.video_token == media_token)).first()
+    return None if row is None else Media(row.video_path, VIDEO_MIME, row.id, None)
+
+
+def log_fetch(session: Session, m: Media) -> None:
+    """Log the first fetch of a trial's video or track (use a write session)."""
+    if m.label is not None:
+        item = session.scalars(select(db.TrialItem).where(db.TrialItem.trial_id == m.trial_id,
+                                                          db.TrialItem.label == m.label)).one()
+        if item.fetched_at is None:
+            item.fetched_at = db.utcnow()
+            session.add(db.ListenEvent(trial_id=m.trial_id, label=m.label, kind="fetch", at=item.fetched_at))
+        return
+    seen = session.scalar(select(db.ListenEvent.id).where(db.ListenEvent.trial_id == m.trial_id,
+                                                          db.ListenEvent.label.is_(None)).limit(1))
+    if seen is None:
+        session.add(db.ListenEvent(trial_id=m.trial_id, label=None, kind="fetch", at=db.utcnow()))
 
 
 def media_fetch(session: Session, media_token: str) -> Media | None:
-    """The file behind a media token (None if unknown); logs the first fetch per trial and track.
-
-    Use a write session. Every track is served as audio/wav, every video as video/mp4.
-    """
-    row = session.execute(select(db.TrialItem, db.Track.audio_path).join(db.Track, db.TrialItem.track_id == db.Track.id)
-                          .where(db.TrialItem.media_token == media_token)).first()
-    if row is not None:
-        item, path = row
-        if item.fetched_at is None:
-            item.fetched_at = db.utcnow()
-            session.add(db.ListenEvent(trial_id=item.trial_id, label=item.label, kind="fetch", at=item.fetched_at))
-        return Media(path, AUDIO_MIME)
-    row = session.execute(select(db.Trial.id, db.Clip.video_path).join(db.Clip, db.Trial.clip_id == db.Clip.id)
-                          .where(db.Trial.video_token == media_token)).first()
-    if row is None:
-        return None
-    trial_id, path = row
-    seen = session.scalar(select(db.ListenEvent.id).where(db.ListenEvent.trial_id == trial_id,
-                                                          db.ListenEvent.label.is_(None)).limit(1))
-    if seen is None:
-        session.add(db.ListenEvent(trial_id=trial_id, label=None, kind="fetch", at=db.utcnow()))
-    return Media(path, VIDEO_MIME)
+    """`media_lookup` and `log_fetch` in one (use a write session)."""
+    m = media_lookup(session, media_token)
+    if m is not None:
+        log_fetch(session, m)
+    return m
 
 
 def report(session: Session, token: str, trial_ref: int | str, kind: str, label: str, seconds: float,

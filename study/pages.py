@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 import jinja2
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException  # FastAPI's own HTTPException derives from it
 
 from .errors import BodyTooLarge, StudyError
 
@@ -63,13 +64,25 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
     return resp
 
 
+# the names of the API's own fields: only these are named in an error message
+KNOWN_FIELDS = frozenset({
+    "ratings", "complete", "kind", "label", "seconds", "consent", "study", "external_id", "external_study_id",
+    "external_session_id", "token", "trial_id", "media_token", "study_id", "agree", "PROLIFIC_PID", "STUDY_ID",
+    "SESSION_ID", "csrf", "excluded", "reason", "closed", "max_participants", "participant_id", "what", "fmt"})
+
+
 def validation_message(err: RequestValidationError) -> str:
-    """Which fields were wrong, by name only (user-given keys and values are never repeated)."""
+    """Which fields were wrong, by the API's own names only (keys and values a request sent
+    are never repeated)."""
     fields = set()
     for e in err.errors():
-        loc = [str(x) for x in e.get("loc", ()) if isinstance(x, str)]
-        named = [x for x in loc[1:2] if x.isidentifier() and len(x) <= 32]  # the model's own field
-        fields.add(named[0] if named else (loc[0] if loc else "request"))
+        loc = [x for x in e.get("loc", ()) if isinstance(x, str)]
+        if e.get("type") == "extra_forbidden":
+            fields.add("an unknown field")
+        elif len(loc) > 1 and loc[1] in KNOWN_FIELDS:
+            fields.add(loc[1])
+        else:
+            fields.add("the request body" if loc[:1] == ["body"] else "the request")
     return "invalid request: check " + ", ".join(sorted(fields))
 
 

@@ -67,23 +67,27 @@ class StudyApp:
         self.settings = settings
         self.engine = engine or db.make_engine(settings.db_url)
 
-    def state(self, token: str) -> dict:
-        """The participant's state; marks the current trial as shown (its time starts here)."""
+    def state(self, token: str, session=None, trial: bool = True) -> dict:
+        """The participant's state; with `trial`, the current trial too, marked as shown (its time
+        starts here). In `session` when given (the final save: one transaction), else in its own."""
         pre = self.settings.prefix
-        with db.write_session(self.engine) as s:
-            p = service.get_participant(s, token)
-            study = s.get(db.Study, p.study_id)
-            out = {"config": service.public_config(study), "done": p.completed_at is not None,
-                   "instructions_done": p.instructions_done_at is not None, "preview": p.is_preview}
-            if out["done"]:
-                out["completion_code"] = p.completion_code
-                url = study.config.get("completion_url")
-                out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
-            else:
-                t = service.next_trial(s, token)
-                service.start_trial(s, t)
-                out["trial"] = service.trial_view(s, t, media_prefix=f"{pre}/media/")
-            return out
+        if session is None:
+            with (db.write_session(self.engine) if trial else db.read_session(self.engine)) as s:
+                return self.state(token, s, trial)
+        s = session
+        p = service.get_participant(s, token)
+        study = s.get(db.Study, p.study_id)
+        out = {"config": service.public_config(study), "done": p.completed_at is not None,
+               "instructions_done": p.instructions_done_at is not None, "preview": p.is_preview}
+        if out["done"]:
+            out["completion_code"] = p.completion_code
+            url = study.config.get("completion_url")
+            out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
+        elif trial:
+            t = service.next_trial(s, token)
+            service.start_trial(s, t)
+            out["trial"] = service.trial_view(s, t, media_prefix=f"{pre}/media/")
+        return out
 
     def _enter(self, token: str) -> RedirectResponse:
         st = self.settings
@@ -133,7 +137,7 @@ class StudyApp:
 
         @r.get(pre + "/p/{token}", response_class=HTMLResponse)
         def page(token: TokenPath):
-            state = self.state(token)
+            state = self.state(token, trial=False)  # the page's script fetches the trial itself
             cfg = state["config"]
             common = dict(title=cfg["title"], static=f"{pre}/static", token=token, pre=pre,
                           preview=state["preview"])
@@ -181,17 +185,21 @@ class StudyApp:
                 with db.write_connection(self.engine) as c:
                     hotpath.save_click(c, token, trial_id, ratings)
                 return {"saved": True}
-            with db.write_session(self.engine) as s:
+            with db.write_session(self.engine) as s:  # the save and the next state: one transaction
                 service.submit_ratings(s, token, trial_id, ratings, complete=True)
-            return self.state(token)
+                return self.state(token, s)
 
         @r.get(pre + "/media/{media_token}")
         def media(request: Request, media_token: TokenPath):
-            with db.write_session(self.engine) as s:
-                found = listening.media_fetch(s, media_token)
+            with db.read_session(self.engine) as s:
+                found = listening.media_lookup(s, media_token)
             if found is None or not Path(found.path).is_file():
                 return error_response(request, 404, "not found")
-            return media_response(request, found.path, found.mime)
+            resp = media_response(request, found.path, found.mime)
+            if resp.status_code in (200, 206):   # a refused range is no fetch
+                with db.write_session(self.engine) as s:
+                    listening.log_fetch(s, found)
+            return resp
 
         return r
 
