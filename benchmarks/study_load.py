@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import signal
 import sys
@@ -88,6 +89,22 @@ def set_mode(url: str, mode: str) -> None:
     engine.dispose()
 
 
+def cpu_seconds(pgid: int, postmaster: int | None) -> float:
+    """CPU (user + system) used so far by the server's process group and PostgreSQL's processes."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid, pgrp = int(f[1]), int(f[2])
+        if pgrp == pgid or (postmaster is not None and (int(d.name) == postmaster or ppid == postmaster)):
+            total += (int(f[11]) + int(f[12])) / tick
+    return total
+
+
 # ----------------------------------------------------------------------------- one run
 
 async def drive(base: str, n: int, pace: Pace, rec: Recorder, prefix: str, ramp: float,
@@ -129,11 +146,15 @@ def run_once(cfg: dict, n: int, a, template: Path, pg: PostgresServer | None, tm
     pace = Pace(think_s=a.think if human else 0.0, retry_s=60.0 if a.kill_at is not None else 0.0)
     rec = Recorder()
     prefix = f"r{k}p"
+    postmaster = pg.postmaster_pid() if pg is not None and backend == "postgresql" else None
+    cpu0, load0, c0 = cpu_seconds(server.proc.pid, postmaster), os.getloadavg()[0], time.process_time()
     try:
         wall, cut = asyncio.run(drive(server.base, n, pace, rec, prefix, a.ramp if human else 0.0,
                                       a.duration, server, a.kill_at))
+        server_cpu = cpu_seconds(server.proc.pid, postmaster) - cpu0 if server.proc else float("nan")
     finally:
         server.kill(signal.SIGTERM)
+    client_cpu, load = time.process_time() - c0, (load0 + os.getloadavg()[0]) / 2
     check = verify(url, rec, {f"{prefix}{i}" for i in range(n)})
     if backend == "postgresql":
         pg.drop_database(f"run{k}")
@@ -146,7 +167,9 @@ def run_once(cfg: dict, n: int, a, template: Path, pg: PostgresServer | None, tm
             "endpoints": {e: {"n": len(rec.lat[e]), "p50_p95_p99_ms": [round(x, 1) for x in percentiles(rec.lat[e])]}
                           for e in ENDPOINTS if rec.lat.get(e)},
             "errors": sum(rec.errors.values()), "first_errors": rec.first_errors, "retries": rec.retries,
-            "kill_at": a.kill_at, **check}
+            "kill_at": a.kill_at, "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, n_req), 2),
+            "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, n_req), 2),
+            "machine_load_avg": round(load, 1), **check}
 
 
 def show(r: dict) -> None:
@@ -155,6 +178,8 @@ def show(r: dict) -> None:
           f"req/s {r['requests_per_s']:>7.1f} saves/s {r['saves_per_s']:>6.1f} ratings/s {r['ratings_per_s']:>7.1f} "
           f"saves p50/p95/p99 {p[0]:.0f}/{p[1]:.0f}/{p[2]:.0f} ms  lost {r['lost']} dup {r['duplicated']} "
           f"err {r['errors']} retries {r['retries']} finished {r['finished']} cut {r['cut_off']}", flush=True)
+    print(f"        cpu ms/request: server {r['server_cpu_ms_per_request']} client {r['client_cpu_ms_per_request']}"
+          f"  (machine load average {r['machine_load_avg']})")
     for e, v in r["endpoints"].items():
         q = v["p50_p95_p99_ms"]
         print(f"        {e:>12} n={v['n']:<6} p50 {q[0]:7.1f}  p95 {q[1]:7.1f}  p99 {q[2]:7.1f} ms")

@@ -1,9 +1,10 @@
-"""Participants that speak to the study server the way its pages do (asyncio + httpx).
+"""Participants that speak to the study server the way its pages do (asyncio, over http_client.py).
 
 One `participant()` is one browser: the landing and consent form, the instructions, then per
 trial the page, its state, the video and every track (the media fetches), play / beat / end
 reports while each track plays (a beat a second, as trial.js sends), one save per click and
-the final save ("Next"), then the page again. `Pace` sets the human part: the mean time
+the final save ("Next"), then the page again, over one keep-alive connection (http_client.py:
+a light client, so the load generator leaves the CPU to the server). `Pace` sets the human part: the mean time
 between actions (0 = as fast as the server answers) with jitter.
 
 Every answer is timed per endpoint into a `Recorder`, with the scores the server acknowledged;
@@ -30,6 +31,8 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
+
+from tests.study.http_client import HttpClient, Response, Unreachable
 
 _STUDY_ID = re.compile(r'name="study_id" value="(\d+)"')
 _TOKEN = re.compile(r"/p/([A-Za-z0-9_-]+)$")
@@ -80,10 +83,10 @@ class _Dead(Exception):
 
 
 class Browser:
-    def __init__(self, client: httpx.AsyncClient, rec: Recorder, pace: Pace):
+    def __init__(self, client: HttpClient, rec: Recorder, pace: Pace):
         self.c, self.rec, self.pace = client, rec, pace
 
-    async def call(self, name: str, method: str, url: str, ok=(200, 206, 303), **kw) -> httpx.Response:
+    async def call(self, name: str, method: str, url: str, ok=(200, 206, 303), **kw) -> Response:
         t_end = time.monotonic() + self.pace.retry_s
         retried = False
         while True:
@@ -92,7 +95,7 @@ class Browser:
                 r = await self.c.request(method, url, **kw)
                 if r.status_code >= 500:
                     raise _Dead(f"{r.status_code}")
-            except (httpx.TransportError, _Dead) as e:
+            except (Unreachable, _Dead) as e:
                 if time.monotonic() < t_end:
                     self.rec.retries += 1
                     retried = True
@@ -127,8 +130,7 @@ async def participant(base: str, pid: str, pace: Pace, rec: Recorder, seed: int 
                       study: str | None = None, max_trials: int | None = None) -> None:
     """One participant from the study link to the completion code (or `max_trials` trials)."""
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=6, max_keepalive_connections=6)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as c:
+    async with HttpClient(base, timeout=60) as c:
         b = Browser(c, rec, pace)
         try:
             await _session(b, pid, rng, study, max_trials)

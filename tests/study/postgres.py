@@ -111,6 +111,12 @@ class PostgresServer:
                 pass
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def log_tail(self, n: int = 4000) -> str:
         p = self.data_dir.parent / "server.log"
         return p.read_text(errors="replace")[-n:] if p.exists() else ""
