@@ -50,14 +50,17 @@ def test_mos_table_values_and_layout(df):
 def test_zmos_pairwise_friedman_agreement(df):
     z = mos.zmos_table(df)
     assert z.groupby("axis")["mean"].sum().abs().max() < 1e-9     # balanced: z means cancel
-    pw = mos.pairwise_tests(df)
-    assert len(pw) == 9 and (pw["p_holm"] >= pw["p"]).all()
+    pw = mos.pairwise_tests(df)                                    # crossed: raters and clips random
+    assert len(pw) == 9 and (pw["p_holm"] >= pw["p"]).all() and (pw["method"] == "crossed").all()
     fc_sync = pw[(pw.axis == "sync") & (pw.system_a == "FoleyCrafter") & (pw.system_b == "SALSA-V")].iloc[0]
-    assert fc_sync["significant"] and fc_sync["rank_biserial"] < -0.5 and fc_sync["n_pairs"] == 180
+    assert fc_sync["significant"] and fc_sync["effect"] < -0.5 and fc_sync["n_pairs"] == 180
+    assert fc_sync["n_raters"] == 18 and fc_sync["mean_diff"] == pytest.approx(
+        df[(df.axis == "sync") & (df.system == "FoleyCrafter")].score.mean()
+        - df[(df.axis == "sync") & (df.system == "SALSA-V")].score.mean())
     m = mos.significance_matrix(pw, "sync")
     assert m.loc["SALSA-V", "FoleyCrafter"].startswith("+") and m.loc["SALSA-V", "SALSA-V"] == "—"
     fr = mos.friedman_tests(df)
-    assert (fr["p"] < 1e-3).all() and (fr["n_blocks"] == 180).all()
+    assert (fr["p"] < 1e-3).all() and (fr["n_blocks"] == 18).all()
     ag = mos.agreement_table(df)
     assert ag["alpha"].between(0.0, 0.6).all() and (ag["n_raters"] == 18).all()
 

@@ -29,7 +29,7 @@ def test_human_eval_notebook_on_study_database(sim_db, tmp_path, notebooks):
 
 def test_report_cli_writes_three_files(sim_db, tmp_path, capsys):
     url, _ = sim_db
-    assert report.main(["--ratings", url, "--out", str(tmp_path), "--exclude-flagged"]) == 0
+    assert report.main(["--ratings", url, "--out", str(tmp_path), "--exclude-flagged", "--no-mixed"]) == 0
     printed = capsys.readouterr().out
     csv = pd.read_csv(tmp_path / "mos_table.csv")
     assert list(csv.columns) == ["system", "axis", "n", "mean", "std", "ci_low", "ci_high"]
@@ -39,6 +39,27 @@ def test_report_cli_writes_three_files(sim_db, tmp_path, capsys):
     assert "\\begin{tabular}" in (tmp_path / "mos_table.tex").read_text()
     assert "screening flags:" in printed and md.splitlines()[2].split(" | ")[1] in printed
     assert (tmp_path / "score_distribution.png").exists()
+    tests = pd.read_csv(tmp_path / "pairwise_tests.csv")
+    assert list(tests.columns[:8]) == ["axis", "system_a", "system_b", "method", "statistic", "p",
+                                       "p_holm", "effect"]
+    assert sorted(tests["method"].unique()) == ["crossed", "rater", "trial"] and len(tests) == 27
+    assert not (tmp_path / "mos_vs_mixed.md").exists()
+
+
+@pytest.mark.slow
+def test_report_with_the_mixed_model(tmp_path, capsys):
+    from analysis import simulate
+    cfg = simulate.SimConfig(n_participants=8, n_trials=6, n_clips=6, **simulate.HETEROGENEOUS)
+    simulate.simulate_ratings(cfg, seed=5).to_csv(tmp_path / "r.csv", index=False)
+    assert report.main(["--ratings", str(tmp_path / "r.csv"), "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    tests = pd.read_csv(tmp_path / "pairwise_tests.csv")
+    assert sorted(tests["method"].unique()) == ["crossed", "mixed", "rater", "trial"] and len(tests) == 36
+    side = pd.read_csv(tmp_path / "mos_vs_mixed.csv")
+    assert len(side) == 9 and {"boot_mean", "mixed_mean", "disagree"} <= set(side.columns)
+    assert "they disagree on" in printed and "| system / axis | bootstrap | mixed_model | disagree |" in printed
+    comp = pd.read_csv(tmp_path / "mixed_components.csv")
+    assert list(comp["axis"]) == ["overall", "quality", "sync"] and (comp["residual"] > 0).all()
 
 
 def test_report_cli_clear_error(tmp_path, capsys):
@@ -64,13 +85,30 @@ def test_objective_notebook_with_and_without_eval_json(tmp_path, notebooks):
     run_notebook, notebook_text = notebooks
     path = tmp_path / "eval.json"
     path.write_text(json.dumps(EVAL))
-    text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(path)}))
+    text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(path),
+                                                             "SALSAV_FIGURES_OUT": str(tmp_path / "figs")}))
     assert "sections ['conditioning', 'controls', 'steps']" in text
     assert "model (8 steps)" in text and "other_video" in text and "no 'long_form' section" in text
     assert "no 'conditioning_long' section" in text and "reference 4 s vs none" in text
     assert "sync_recall_50ms: 8 vs 32 steps" in text and "no 'paired' section" in text
+    assert "fig5_steps" in text and "event_kind_recall: skipped" in text
+    assert (tmp_path / "figs" / "fig5_steps.png").exists()
     text = notebook_text(run_notebook("objective_eval.ipynb", {"SALSAV_EVAL_JSON": str(tmp_path / "none.json")}))
     assert "no eval JSON" in text and "skipping" in text and "model (8 steps)" not in text
+
+
+@pytest.mark.slow
+def test_notebooks_command_runs_from_the_repo(tmp_path, capsys, monkeypatch):
+    from analysis import notebooks
+    monkeypatch.setenv("SALSAV_FIGURES_OUT", str(tmp_path / "figs"))
+    assert notebooks.main(["run", "objective_eval", "--out", str(tmp_path)]) == 0
+    assert "objective_eval: ran in" in capsys.readouterr().out
+    import nbformat
+    nb = nbformat.read(tmp_path / "objective_eval.ipynb", as_version=4)
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 4                       # Fig. 5, Fig. 6, event kinds, training loss
+    assert notebooks.main(["run", "nope"]) == 2
+    assert notebooks.main(["list"]) == 0 and "human_eval" in capsys.readouterr().out
 
 
 def test_objective_tables_read_defensively():
