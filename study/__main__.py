@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--trials", type=int, default=None, help="trials per participant (default min(10, clips))")
     i.add_argument("--skip-incomplete", action="store_true", help="leave out clips a system has no file for")
     i.add_argument("--no-loudness", action="store_true", help="do not loudness-normalise the tracks")
+    i.add_argument("--min-listen", type=float, default=None, help="seconds each track must play before rating")
     i.add_argument("--create", action="store_true", help="also create the study in --db")
     i.add_argument("--db", default="sqlite:///study.db")
     e = sub.add_parser("export", help="export ratings in long format (.csv or .parquet)")
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             extra = {"media": {"loudness": None}} if a.no_loudness else {}
             if a.trials:
                 extra["trials_per_participant"] = a.trials
+            if a.min_listen is not None:
+                extra["min_listen_s"] = a.min_listen
             path = import_systems(a.name, a.videos, parse_system_args(a.system), a.out, a.skip_incomplete, extra)
             print(f"wrote {path}")
             if a.create:

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from study import db, web
 from study.manifest import load_manifest
@@ -210,3 +210,50 @@ def test_nothing_names_a_system_or_file(browser, live_study):
             assert s not in text, f"{s!r} leaked in {url_headers[:120]}"
     for s in secrets_:
         assert s not in state
+
+
+def test_imported_systems_from_mixed_formats_run_in_the_browser(browser, tmp_path):
+    """MMAudio (m4a, one mp4), FoleyCrafter (16 kHz flac) and ours (wav, one track 1.5 s too long)
+    imported with `python -m study import`, then a whole study in Chromium."""
+    import soundfile
+
+    from study import media
+    from study.__main__ import main
+    from tests.study.helpers import make_compare_folders
+    videos, folders = make_compare_folders(tmp_path / "in")
+    url = f"sqlite:///{tmp_path / 'cmp.db'}"
+    assert main(["import", "--name", "compare", "--videos", str(videos), "--out", str(tmp_path / "study"),
+                 "--trials", "3", "--min-listen", "0.5", "--create", "--db", url]
+                + [f"--system={s}={f}" for s, f in folders.items()]) == 0
+    engine = db.make_engine(url)
+    srv = ServerThread(web.create_app(StudySettings(db_url=url), engine=engine))
+    got = []
+    page = browser.new_page()
+    page.on("response", lambda r: got.append((r.url, r.status, r.headers, r.body() if "/media/" in r.url else b"")))
+    try:
+        start(page, srv.url, "IMPORT1")
+        rng = random.Random(2)
+        for _ in range(3):
+            play_and_rate(page, rng)
+            with page.expect_navigation():
+                page.click("#next")
+        page.wait_for_selector("#completion-code", timeout=10000)
+    finally:
+        page.close()
+        srv.stop()
+    tracks = [(u, b) for u, st, h, b in got if h.get("content-type") == "audio/wav"]
+    videos_ = [b for u, st, h, b in got if h.get("content-type") == "video/mp4" and st == 200]
+    assert {h.get("content-type") for u, st, h, b in got if "/media/" in u} <= {"audio/wav", "video/mp4"}
+    assert len(tracks) == 9 and len({len(b) for _, b in tracks}) == 1   # 3 clips of 2 s: one size
+    for i, body in enumerate(videos_):
+        (tmp_path / f"v{i}.mp4").write_bytes(body)
+        assert media.probe(tmp_path / f"v{i}.mp4")["audio"] == []
+    lufs = []
+    with db.read_session(engine) as s:
+        for t in s.scalars(select(db.Track)):
+            wave, sr = soundfile.read(t.audio_path, always_2d=True)
+            lufs.append(media.integrated_loudness(wave, sr))
+        n_scores = s.scalar(select(func.count()).select_from(db.Rating))
+    assert len(lufs) == 9 and max(abs(v + 23.0) for v in lufs) < 1.0, lufs
+    assert n_scores == 27
+    print(f"\nimported study in the browser: 9 tracks, loudness {min(lufs):.2f}..{max(lufs):.2f} LUFS (target -23)")
