@@ -80,6 +80,8 @@ def _run(pipe, scenes, hc: HeldoutConfig, rng):
                                  hc.chance_shifts, True, _true_onsets(s), _kinds(s)))
         mism.append(score_segment(s.audio, wave, _times(other), on, [], 0.0, s.duration, rng,
                                   hc.chance_shifts, False, None, _kinds(other)))
+        if (i + 1) % 8 == 0 or i + 1 == len(scenes):
+            log(f"held-out world: {i + 1}/{len(scenes)} scenes")
     return own, mism, gens, float(np.mean(secs))
 
 
