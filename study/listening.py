@@ -86,6 +86,7 @@ def report(session: Session, token: str, trial_ref: int | str, kind: str, label:
         service.get_participant(session, token)  # UnknownParticipant, else:
         raise service.TrialNotFound("no such trial for this participant")
     trial, p, config, duration = row
+    db.lock_for_update(session, trial)  # PostgreSQL: one report of a trial at a time
     service.check_next(session, trial)
     items = {it.label: it for it in session.scalars(select(db.TrialItem).where(db.TrialItem.trial_id == trial.id))}
     if label not in items:

@@ -299,6 +299,7 @@ def submit_ratings(session: Session, participant_token: str, trial_id: int | str
     """
     p = get_participant(session, participant_token)
     trial = open_trial(session, p, trial_id)
+    db.lock_for_update(session, trial)  # PostgreSQL: one save of a trial at a time
     study = session.get(db.Study, p.study_id)
     labels = {it.label for it in trial.items}
     rows = _validate(study, labels, ratings)
