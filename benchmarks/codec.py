@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 import tracemalloc
 
@@ -51,17 +52,18 @@ def quality(codec: MelCodec, clips) -> dict:
                 sc_ci=half(sc), swsd=sw.mean(), swsd_ci=half(sw))
 
 
-def speed(codec: MelCodec, seconds: float) -> tuple[float, float]:
+def speed(codec: MelCodec, seconds: float) -> tuple[float, float, float]:
     rng = np.random.default_rng(0)
     z = rng.normal(size=(codec.latent_frames(seconds), codec.n_mels)).astype(np.float32) * 0.5
     codec.decode(z[:50])                                          # warm caches (filterbanks)
-    tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     codec.decode(z)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    tracemalloc.start()                                           # a second run, traced
+    codec.decode(z)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return dt, peak / 2**20
+    return dt, cpu, peak / 2**20
 
 
 def main() -> None:
@@ -70,21 +72,26 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="length of each quality clip")
     p.add_argument("--variants", default="legacy,blocked")
     p.add_argument("--lengths", default="10,60,120")
+    p.add_argument("--speed-only", action="store_true")
     a = p.parse_args()
-    clips = [make_clip(HELDOUT_SEED0 + 100 + i, a.seconds, 32) for i in range(a.clips)]
+    clips = [] if a.speed_only else [make_clip(HELDOUT_SEED0 + 100 + i, a.seconds, 32)
+                                     for i in range(a.clips)]
     lengths = [float(x) for x in a.lengths.split(",") if x]
     print(f"{a.clips} held-out clips of {a.seconds:g} s; ± = 95 % interval half-width over clips")
+    print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}; decode: wall s / "
+          "CPU s of this process (peak MB of numpy allocations)")
     print("| variant | onset recall | precision | spectral conv. | SWSD | "
-          + " | ".join(f"decode {s:g} s (peak MB)" for s in lengths) + " |")
+          + " | ".join(f"decode {s:g} s" for s in lengths) + " |")
     print("|---|---|---|---|---|" + "---|" * len(lengths))
     for name in a.variants.split(","):
         codec = variant(name)
-        q = quality(codec, clips)
+        q = None if a.speed_only else quality(codec, clips)
         sp = [speed(codec, s) for s in lengths]
-        print(f"| {name} (iters {codec.griffin_lim_iters}, block {codec.block_frames}) | "
-              f"{q['recall']:.3f} ± {q['recall_ci']:.3f} | {q['precision']:.3f} | "
-              f"{q['sc']:.4f} ± {q['sc_ci']:.4f} | {q['swsd']:.5f} ± {q['swsd_ci']:.5f} | "
-              + " | ".join(f"{t:.2f} s ({m:.0f})" for t, m in sp) + " |", flush=True)
+        qs = "| | | |" if q is None else (
+            f"{q['recall']:.3f} ± {q['recall_ci']:.3f} | {q['precision']:.3f} | "
+            f"{q['sc']:.4f} ± {q['sc_ci']:.4f} | {q['swsd']:.5f} ± {q['swsd_ci']:.5f} |")
+        print(f"| {name} (iters {codec.griffin_lim_iters}, block {codec.block_frames}) | {qs} "
+              + " | ".join(f"{t:.2f} / {c:.2f} ({m:.0f})" for t, c, m in sp) + " |", flush=True)
 
 
 if __name__ == "__main__":

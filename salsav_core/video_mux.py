@@ -5,9 +5,9 @@
 - `read_audio(path, sr, max_seconds)` → (n,) float32 mono or None (no audio stream). The
   length is probed first and at most `max_seconds` (+ a margin) is ever decoded.
 - `mux(video, wave, sr, out)` → mp4: the original video stream copied when mp4 holds its codec
-  and browsers play it (H.264, HEVC, AV1, VP9), otherwise re-encoded to H.264 (GIF, VP8, FLV's
-  Sorenson, MPEG-4 part 2, PNG/alpha, ...; odd sizes padded to even); the wave as AAC trimmed or
-  padded to the video stream's duration.
+  and browsers play it (H.264, HEVC, AV1, VP9 in 8-bit 4:2:0), otherwise re-encoded to H.264
+  (GIF, VP8, FLV's Sorenson, MPEG-4 part 2, PNG/alpha, 4:4:4, ...; odd sizes scaled to even);
+  the wave as AAC trimmed or padded to the video stream's duration.
 - `cut(video, start, duration, out)` → a re-encoded range of the video (no audio).
 """
 from __future__ import annotations
@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from salsav_core.media_errors import VideoError
+from salsav_core.video_probe import probe
 
-COPY_CODECS = ("h264", "hevc", "av1", "vp9")     # copied into mp4 as they are
+COPY_CODECS = ("h264", "hevc", "av1", "vp9")     # copied into mp4 as they are ...
+COPY_PIX_FMTS = ("yuv420p", "yuvj420p")          # ... when 8-bit 4:2:0 (what browsers play)
 TIMEOUT_S = 60.0                                 # base timeout of one ffmpeg call
 EVEN = "scale=trunc(iw/2)*2:trunc(ih/2)*2"       # libx264 4:2:0 needs even sizes
 
@@ -97,7 +99,6 @@ def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
     AAC, the audio trimmed or padded with silence to the video stream's exact duration."""
     from scipy.io import wavfile
 
-    from salsav_core.video_io import probe
     video_path, out_path = os.fspath(video_path), Path(out_path)
     info = info or probe(video_path)
     x = np.asarray(wave, np.float32)
@@ -115,7 +116,7 @@ def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
                 "-movflags", "+faststart", str(out_path)]
         what = f"writing {out_path.name!r}"
         r = None
-        if info.codec in COPY_CODECS:
+        if info.codec in COPY_CODECS and info.pix_fmt in COPY_PIX_FMTS:
             r = run_ffmpeg(base + ["-c:v", "copy"] + tail, timeout=TIMEOUT_S, what=what, text=True)
         if r is None or r.returncode != 0:   # a codec mp4 (or a browser) cannot hold: re-encode
             r = run_ffmpeg(base + ["-vf", EVEN, "-c:v", "libx264", "-preset", "veryfast",
