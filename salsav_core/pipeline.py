@@ -26,7 +26,9 @@ from . import checkpoints, request, video_io
 from .codec import MelCodec
 from .config import (LATENT_RATE, SAMPLE_RATE, SEM_FPS, SYNC_FPS, ModelConfig, latent_frames,
                      model_preset)
+from .encoders.motion import MotionSyncModel
 from .encoders.presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
+from .encoders.pretrained import make_sync
 from .encoders.semantic import SemanticEncoder
 from .encoders.sync import SyncModel
 from .model import SalsaV
@@ -64,7 +66,7 @@ def window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
 class Pipeline:
     """Generator + encoders + codec of one checkpoint. `limits` bound what `generate` accepts."""
 
-    def __init__(self, generator: SalsaV, semantic: SemanticEncoder, sync: SyncModel,
+    def __init__(self, generator: SalsaV, semantic: SemanticEncoder, sync: SyncModel | MotionSyncModel,
                  codec: MelCodec, meta: dict | None = None, limits: Limits = Limits()):
         self.generator, self.semantic, self.sync, self.codec = generator, semantic, sync, codec
         self.cfg: ModelConfig = generator.cfg
@@ -82,7 +84,7 @@ class Pipeline:
         cfg = dataclasses.replace(model_preset(preset), sem_dim=sem_cfg.dim, text_dim=sem_cfg.dim,
                                   sync_dim=syn_cfg.dim)
         return cls(SalsaV(cfg, nnx.Rngs(seed)), SemanticEncoder(sem_cfg, nnx.Rngs(seed + 1)),
-                   SyncModel(syn_cfg, nnx.Rngs(seed + 2)), codec or MelCodec(),
+                   make_sync(syn_cfg, nnx.Rngs(seed + 2)), codec or MelCodec(),
                    meta={"untrained": True})
 
     @classmethod
@@ -100,7 +102,7 @@ class Pipeline:
             "generator": lambda: SalsaV(ModelConfig.from_dict(config["generator"]), nnx.Rngs(0)),
             "semantic": lambda: SemanticEncoder(SemanticConfig.from_dict(config["semantic"]),
                                                 nnx.Rngs(0)),
-            "sync": lambda: SyncModel(SyncConfig.from_dict(config["sync"]), nnx.Rngs(0)),
+            "sync": lambda: make_sync(SyncConfig.from_dict(config["sync"]), nnx.Rngs(0)),
         }
         parts = {}
         for name, factory in factories.items():

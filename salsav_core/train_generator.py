@@ -102,8 +102,11 @@ def encode_clips(clips, semantic, sync, codec: MelCodec) -> dict[str, np.ndarray
     for frames, audio, caption in clips:
         x1.append(codec.encode(audio, SAMPLE_RATE))                        # (T_a, 64)
         sem.append(semantic.encode_frames(_resize(frames[::3], s_sem)))    # (T_vs, D_sem): 8 FPS
-        syn.append(sync.video_features(_resize(frames, s_syn)))            # (T_syn, D_syn)
         texts.append(caption)
+    if hasattr(sync, "video_features_many"):                               # whole clips, batched
+        syn = sync.video_features_many([_resize(f, s_syn) for f, _, _ in clips])
+    else:
+        syn = [sync.video_features(_resize(f, s_syn)) for f, _, _ in clips]  # (T_syn, D_syn)
     text = np.concatenate([semantic.encode_text(texts[i:i + 256]) for i in range(0, len(texts), 256)])
     return dict(x1=np.stack(x1).astype(np.float32), sem=np.stack(sem).astype(np.float32),
                 sync=np.stack(syn).astype(np.float32), text=np.asarray(text, np.float32))

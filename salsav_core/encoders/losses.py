@@ -46,3 +46,20 @@ def shift_siglip_loss(zv, za, labels, weights, log_t, bias):
     logits = jnp.einsum("bid,bjd->bij", zv, za) * jnp.exp(log_t) + bias        # (B, T, T)
     signs = 2.0 * labels - 1.0
     return -jnp.sum(weights * jax.nn.log_sigmoid(signs * logits)) / (zv.shape[0] * zv.shape[1])
+
+
+def frame_siglip_loss(zv, za, log_t, bias, ignore: int = 1):
+    """Per-frame SigLIP over whole clips: (B, T, D) video frames vs (B, T, D) audio frames,
+    unit vectors. Every video frame is scored against every audio frame of every clip; the
+    positive is the same clip's same frame. Same-clip pairs within `ignore` frames of each
+    other are left out (an onset between two frames belongs to both). Averaged over frames."""
+    b, t, d = zv.shape
+    logits = zv.reshape(b * t, d) @ za.reshape(b * t, d).T * jnp.exp(log_t) + bias   # (BT, BT)
+    clip = jnp.repeat(jnp.arange(b), t)
+    frame = jnp.tile(jnp.arange(t), b)
+    same = clip[:, None] == clip[None, :]
+    gap = jnp.abs(frame[:, None] - frame[None, :])
+    labels = same & (gap == 0)
+    weights = jnp.where(same & (gap > 0) & (gap <= ignore), 0.0, 1.0)
+    signs = 2.0 * labels - 1.0
+    return -jnp.sum(weights * jax.nn.log_sigmoid(signs * logits)) / (b * t)

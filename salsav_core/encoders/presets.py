@@ -39,8 +39,12 @@ class SemanticConfig(DictConfig):
 
 @dataclass(frozen=True)
 class SyncConfig(DictConfig):
-    """Factorized space–time video encoder + AST-style audio encoder (paper §3.1, A.4)."""
+    """Sync model (paper §3.1, A.4). `tower="vit"`: factorized space–time video encoder over
+    16-frame snippets + AST-style audio encoder (`sync.py`). `tower="motion"`: conv stem over
+    RGB + frame difference and dilated temporal convs over whole clips, 1-D conv audio
+    encoder, per-frame SigLIP loss (`motion.py`)."""
     name: str = "cpu"
+    tower: str = "vit"
     image_size: int = 32         # frames are resized to this inside the model
     patch: int = 8               # spatial patch (pixels); input = RGB + frame difference
     snippet_frames: int = 16     # 16 frames at 24 FPS = 0.667 s
@@ -56,6 +60,13 @@ class SyncConfig(DictConfig):
     time_patch: int = 4          # 40 ms per audio token
     feature_hop: int = 16        # v_syn: snippet start every `hop` frames (16: disjoint; 8: each
                                  # frame taken from the snippet where it sits most central)
+    # motion tower only
+    conv_widths: tuple = (16, 32, 64, 128)   # strided 3x3 conv stem, one stride-2 layer each
+    temporal_kernel: int = 5
+    temporal_dilations: tuple = (1, 2, 4, 8)
+    world: str = "default"       # SynthFoley training world: "default", "varied" or "mixed" (half each)
+    crop_seconds: float = 0.0    # train on random crops of this length (0: whole clips); a
+                                 # multiple of 0.25 s keeps frames and 10 ms mel frames aligned
     # training
     dense_weight: float = 0.0    # per-frame SigLIP term (frame i ↔ audio token i across snippets)
     shift_weight: float = 0.0    # per-frame term within a snippet against audio shifted by a
@@ -69,6 +80,12 @@ class SyncConfig(DictConfig):
     pool_clips: int = 64
     refresh_per_step: int = 1
     ckpt_every: int = 200
+
+    def __post_init__(self):
+        for name in ("conv_widths", "temporal_dilations"):       # JSON gives lists; keep hashable
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.tower not in ("vit", "motion"):
+            raise ValueError(f"unknown sync tower {self.tower!r}; choose 'vit' or 'motion'")
 
 
 
@@ -87,6 +104,15 @@ SYNC_PRESETS: dict[str, SyncConfig] = {
                        time_patch=8, clips_per_batch=2, snippets_per_clip=4, lr=3e-3,
                        warmup=2, clip_seconds=2.0, pool_clips=4, refresh_per_step=1,
                        ckpt_every=1000),
+    # the motion tower: whole 5 s clips, per-frame loss; 8 clips x 120 frames per step
+    "motion": SyncConfig(name="motion", tower="motion", image_size=64, patch=4, dim=128, n_mels=64,
+                         conv_widths=(32, 64, 128), clips_per_batch=6, clip_seconds=5.0,
+                         crop_seconds=3.0, world="mixed", pool_clips=96, refresh_per_step=1, lr=2e-3,
+                         warmup=100, ckpt_every=100),
+    "motion-tiny": SyncConfig(name="motion-tiny", tower="motion", image_size=32, patch=8, dim=32,
+                              n_mels=32, conv_widths=(8, 16), temporal_dilations=(1, 2), clips_per_batch=2,
+                              clip_seconds=2.0, pool_clips=4, refresh_per_step=1, lr=3e-3,
+                              warmup=2, ckpt_every=1000),
 }
 
 

@@ -6,7 +6,13 @@ from flax import nnx
 from .presets import SemanticConfig, SyncConfig
 from .semantic import SemanticEncoder
 from .state_io import CheckpointError, load_params, read_meta, resolve
+from .motion import MotionSyncModel
 from .sync import SyncModel
+
+
+def make_sync(cfg: SyncConfig, rngs: nnx.Rngs) -> SyncModel | MotionSyncModel:
+    """The sync model class that `cfg.tower` names."""
+    return MotionSyncModel(cfg, rngs) if cfg.tower == "motion" else SyncModel(cfg, rngs)
 
 
 def _load(folder: str, kind: str, cfg_cls, model_cls):
@@ -24,6 +30,6 @@ def load_semantic(folder: str) -> SemanticEncoder:
     return _load(folder, "semantic", SemanticConfig, SemanticEncoder)
 
 
-def load_sync(folder: str) -> SyncModel:
-    """Folder or Hub repo id -> trained SyncModel."""
-    return _load(folder, "sync", SyncConfig, SyncModel)
+def load_sync(folder: str) -> SyncModel | MotionSyncModel:
+    """Folder or Hub repo id -> trained sync model (either tower)."""
+    return _load(folder, "sync", SyncConfig, make_sync)

@@ -19,8 +19,10 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from .audio_frontend import HOP, SR as SR_16K, snippet_mels, to_16k
-from .losses import dense_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
+from ..data.synthfoley import make_clip
+from .audio_frontend import HOP, SR as SR_16K, log_mel, snippet_mels, to_16k
+from .losses import dense_siglip_loss, frame_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
+from .motion import MotionSyncModel, frame_pool
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .semantic import SemanticEncoder, frames_to_float
 from .state_io import load_params, load_train_state, read_meta, save_folder
@@ -32,9 +34,14 @@ SYNC_FPS = 24
 SEM_STRIDE = 3   # 24 FPS -> 8 FPS
 
 
-def default_make_clip():
-    from salsav_core.data.synthfoley import make_clip  # lazy: the world lands in its own module
-    return make_clip
+def default_make_clip(world: str = "default"):
+    """SynthFoley's `make_clip` in `world`; "mixed" draws the varied world for odd seeds."""
+    if world not in ("default", "varied", "mixed"):
+        raise ValueError(f"unknown training world {world!r}; choose default, varied or mixed")
+    if world == "default":
+        return make_clip
+    return lambda seed, duration, size: make_clip(
+        seed, duration, size, world="varied" if world == "varied" or seed % 2 else None)
 
 
 class ClipPool:
@@ -97,6 +104,32 @@ def sync_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
     return out
 
 
+def motion_item(n_mels: int):
+    """Clip -> (frames24, whole-clip log-mel) for the motion tower."""
+    def item(clip):
+        return clip.frames, log_mel(to_16k(clip.audio, 44100), n_mels)
+    return item
+
+
+def motion_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
+    """`clips_per_batch` clips (frames and the log-mel of their audio), whole or cropped to
+    `crop_seconds` at a random start on the 0.25 s grid (6 frames = 25 mel frames)."""
+    idx = rng.choice(len(pool.items), size=min(cfg.clips_per_batch, len(pool.items)), replace=False)
+    t = min(len(pool.items[i][0]) for i in idx)
+    unit = SYNC_FPS // 4                                                  # frames per 0.25 s
+    crop = min(int(round(cfg.crop_seconds * 4)) * unit, t - t % unit) if cfg.crop_seconds else t
+    m = int(round(crop * SR_16K / HOP / SYNC_FPS)) + 1                   # mel frames for `crop`
+    frames, mels = [], []
+    for i in idx:
+        fr, mel = pool.items[i]
+        f0 = unit * int(rng.integers(0, (len(fr) - crop) // unit + 1))
+        m0 = f0 * SR_16K // HOP // SYNC_FPS
+        seg = mel[m0:m0 + m]
+        frames.append(fr[f0:f0 + crop])
+        mels.append(np.pad(seg, ((0, m - len(seg)), (0, 0)), mode="edge"))
+    return {"frames": np.stack(frames), "mel": np.stack(mels)}
+
+
 TOKEN_S = 0.04   # one audio token of the `cpu` preset: time_patch 4 × 10 ms hop
 
 
@@ -150,6 +183,20 @@ def sync_loss(model: SyncModel, batch):
     return loss, acc
 
 
+def motion_sync_loss(model: MotionSyncModel, batch):
+    fv = model.frame_features(batch["frames"])                       # (B, T, D) per frame
+    fa = model.audio_frames(batch["mel"], fv.shape[1])               # (B, T, D) same grid
+    zv, za = model.video_unit(fv), model.audio_unit(fa)
+    loss = frame_siglip_loss(zv, za, model.log_t[...], model.bias[...])
+    # accuracy: the audio frame that best matches each video frame, within the clip, is at most
+    # one frame away (weighted by how far the audio frame stands out: onsets, not silence)
+    sim = jnp.einsum("btd,bsd->bts", zv, za)
+    hit = jnp.abs(jnp.argmax(sim, axis=2) - jnp.arange(fv.shape[1])[None]) <= 1
+    energy = jnp.std(batch["mel"], axis=2)
+    w = jnp.einsum("tm,bm->bt", jnp.asarray(frame_pool(batch["mel"].shape[1], fv.shape[1])), energy)
+    return loss, jnp.sum(hit * w) / jnp.sum(w)
+
+
 # ---------------------------------------------------------------- loop
 
 def _optimizer(model, cfg, steps: int):
@@ -171,7 +218,7 @@ def _train(kind, model, cfg, loss_fn, item_fn, batch_fn, steps, out_dir, resume,
                 start, history = int(meta.get("step", 0)), list(meta.get("history", []))
     rng = np.random.default_rng([seed, start])
     t0 = time.time()
-    pool = ClipPool(make_clip or default_make_clip(), item_fn, cfg.pool_clips, cfg.clip_seconds,
+    pool = ClipPool(make_clip or default_make_clip(getattr(cfg, "world", "default")), item_fn, cfg.pool_clips, cfg.clip_seconds,
                     cfg.image_size, rng)
     pool_s = time.time() - t0
 
@@ -266,6 +313,12 @@ def train_sync(preset="cpu", steps: int = 2000, out_dir: str | None = None, resu
     to start from (fine-tuning, e.g. with another loss); it may differ in `image_size` only
     (`transfer_sync_params`)."""
     cfg = sync_preset(preset) if isinstance(preset, str) else preset
+    if cfg.tower == "motion":
+        model = MotionSyncModel(cfg, nnx.Rngs(seed))
+        if init is not None:
+            nnx.update(model, jax.tree_util.tree_map(jnp.copy, nnx.state(init, nnx.Param)))
+        return _train("sync", model, cfg, motion_sync_loss, motion_item(cfg.n_mels), motion_batch,
+                      steps, out_dir, resume, seed, log_every, make_clip, progress, max_seconds)
     model = SyncModel(cfg, nnx.Rngs(seed))
     if init is not None:
         nnx.update(model, transfer_sync_params(init, model))

@@ -1,0 +1,105 @@
+"""The motion sync tower: per-frame features from whole clips, chunking, the per-frame loss."""
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from salsav_core.encoders.losses import frame_siglip_loss
+from salsav_core.encoders.motion import MotionSyncModel, frame_pool, mel_frames_for
+from salsav_core.encoders.presets import SyncConfig, sync_preset
+from salsav_core.encoders.pretrained import load_sync, make_sync
+from salsav_core.encoders.sync import SyncModel
+from salsav_core.encoders.train import motion_batch, train_sync
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return MotionSyncModel(sync_preset("motion-tiny"), nnx.Rngs(0))
+
+
+def test_features_per_frame_any_length(tiny, clip3):
+    for t in (1, 7, 48):
+        f = tiny.video_features(clip3.frames[:t])
+        assert f.shape == (t, 32) and np.isfinite(f).all()
+
+
+def test_chunked_features_equal_one_pass(tiny, clip3):
+    """A clip longer than CHUNK is read chunk by chunk with real context: the result equals
+    one pass over the whole clip (the receptive field fits in the margin)."""
+    frames = np.concatenate([clip3.frames] * 6)[:260]               # > CHUNK (240) frames
+    chunked = tiny.video_features(frames)
+    m = tiny.MARGIN
+    padded = np.concatenate([np.repeat(frames[:1], m, 0), frames, np.repeat(frames[-1:], m, 0)])
+    whole = np.asarray(tiny.frame_features(jnp.asarray(padded[None])))[0, m:m + len(frames)]
+    np.testing.assert_allclose(chunked, whole, rtol=2e-4, atol=2e-4)
+
+
+def test_batched_features_equal_single(tiny, clip3):
+    clips = [clip3.frames[:30], clip3.frames[10:40], clip3.frames[18:48]]
+    many = tiny.video_features_many(clips, group=2)
+    for c, f in zip(clips, many):
+        np.testing.assert_allclose(f, tiny.video_features(c), rtol=2e-4, atol=2e-4)
+
+
+def test_features_follow_time_shifts(tiny, clip3):
+    """No position embeddings: delaying the video by k frames delays its features by k."""
+    k = 5
+    a = tiny.video_features(clip3.frames[:40])
+    b = tiny.video_features(clip3.frames[k:40])
+    np.testing.assert_allclose(a[k + 12:28], b[12:28 - k], rtol=2e-4, atol=2e-4)
+
+
+def test_frame_pool_maps_mel_onto_frames():
+    p = frame_pool(mel_frames_for(24), 24)
+    assert p.shape == (24, mel_frames_for(24))
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
+    centres = p @ (np.arange(p.shape[1]) / 100.0)                       # mean mel time per frame
+    np.testing.assert_allclose(centres[1:], np.arange(1, 24) / 24, atol=0.004)   # within 4 ms
+    assert 0 < centres[0] <= 0.01                                       # frame 0: no mel before 0 s
+
+
+def test_frame_loss_prefers_aligned_frames():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(3, 10, 16)).astype(np.float32)
+    z /= np.linalg.norm(z, axis=-1, keepdims=True)
+    aligned = frame_siglip_loss(jnp.asarray(z), jnp.asarray(z), jnp.log(10.0), -5.0)
+    shifted = frame_siglip_loss(jnp.asarray(z), jnp.asarray(np.roll(z, 3, axis=1)), jnp.log(10.0), -5.0)
+    assert float(aligned) < float(shifted)
+
+
+def test_batches_keep_frames_and_mel_aligned(clip3):
+    cfg = dataclasses.replace(sync_preset("motion-tiny"), crop_seconds=1.0, clips_per_batch=2)
+    from salsav_core.encoders.audio_frontend import log_mel, to_16k
+
+    class Pool:
+        items = [(clip3.frames, log_mel(to_16k(clip3.audio, 44100), cfg.n_mels))] * 2
+    b = motion_batch(Pool, cfg, np.random.default_rng(1))
+    assert b["frames"].shape == (2, 24, 64, 64, 3) and b["mel"].shape == (2, 101, cfg.n_mels)
+    full = Pool.items[0][1]
+    for fr, mel in zip(b["frames"], b["mel"]):
+        f0 = next(i for i in range(0, len(clip3.frames) - 23, 6) if np.array_equal(clip3.frames[i:i + 24], fr))
+        m0 = f0 * 100 // 24
+        np.testing.assert_array_equal(mel, full[m0:m0 + 101])
+
+
+def test_config_round_trip_and_factory():
+    cfg = sync_preset("motion")
+    back = SyncConfig.from_dict(cfg.to_dict())
+    assert back == cfg and isinstance(back.conv_widths, tuple)
+    assert isinstance(make_sync(back, nnx.Rngs(0)), MotionSyncModel)
+    assert isinstance(make_sync(sync_preset("tiny"), nnx.Rngs(0)), SyncModel)
+    with pytest.raises(ValueError, match="tower"):
+        SyncConfig(tower="lstm")
+
+
+@pytest.mark.slow
+def test_motion_tiny_trains_and_round_trips(tmp_path, clip3):
+    out = str(tmp_path / "motion")
+    model, m = train_sync("motion-tiny", 30, out, progress=False, log_every=5)
+    losses = m["losses"]
+    assert m["steps"] == 30 and np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
+    loaded = load_sync(out)
+    assert isinstance(loaded, MotionSyncModel)
+    np.testing.assert_array_equal(loaded.video_features(clip3.frames[:30]), model.video_features(clip3.frames[:30]))
