@@ -12,6 +12,7 @@ a database server (PostgreSQL); on SQLite they work, but every write waits for o
 from __future__ import annotations
 
 import os
+import sys
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,6 +38,8 @@ def serve(db_url: str, host: str = "127.0.0.1", port: int = 7861, workers: int =
     if workers <= 1:
         uvicorn.run(create_app(StudySettings(db_url=db_url, study=study), engine), **common)
         return
+    if engine.dialect.name == "sqlite":
+        print("note: several workers on SQLite share one write lock; use PostgreSQL to scale", file=sys.stderr)
     engine.dispose()
     os.environ[ENV_DB] = db_url
     os.environ[ENV_STUDY] = study or ""

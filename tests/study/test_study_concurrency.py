@@ -11,9 +11,9 @@ from tests.study.conftest import write_study
 from tests.study.helpers import listen_through
 
 
-def test_concurrent_sessions_store_every_rating_once(stimuli_dir, tmp_path):
+def test_concurrent_sessions_store_every_rating_once(stimuli_dir, db_url):  # SQLite and PostgreSQL
     manifest = write_study(stimuli_dir, n_clips=6, trials=3, name="conc")
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'conc.db'}")
+    engine = db.make_engine(db_url)
     sid = load_manifest(engine, manifest)
     n_participants = 50
     submitted: dict[tuple[str, int, str, str], int] = {}

@@ -20,8 +20,8 @@ def full_ratings(trial, axes=("overall", "sync", "quality"), rng=None):
 
 
 @pytest.fixture
-def engine_study(stimuli_dir, tmp_path):
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+def engine_study(stimuli_dir, tmp_path, db_url):  # on SQLite and on PostgreSQL (conftest.db_url)
+    url = db_url
     manifest = write_study(stimuli_dir, n_clips=6, trials=4, name="svc")
     engine = db.make_engine(url)
     sid = load_manifest(engine, manifest, derived_dir=tmp_path / "derived")
