@@ -13,7 +13,9 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,9 +129,9 @@ def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=prin
     prebuilt [(frames24, audio, caption)] to use instead of making `run.n_clips` new ones."""
     path = out_dir / "cache.npz"
     cfg = model_preset(run.model)
+    encoders = {"semantic": semantic.cfg.to_dict(), "sync": sync.cfg.to_dict()}
     if path.exists():
-        data = dict(np.load(path))
-        codec = MelCodec.from_dict(json.loads((out_dir / "codec.json").read_text()))
+        data, codec = load_cache(out_dir, encoders)
         log(f"feature cache: reloaded {len(data['x1'])} clips from {path}")
         return data, codec
     t0 = time.perf_counter()
@@ -144,10 +146,50 @@ def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=prin
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(path, **data)
     (out_dir / "codec.json").write_text(json.dumps(codec.to_dict()))
+    (out_dir / "cache_encoders.json").write_text(json.dumps(encoders))
     log(f"feature cache: {len(clips)} clips, make {t1 - t0:.1f} s, encode "
         f"{time.perf_counter() - t1:.1f} s; shapes " +
         ", ".join(f"{k} {v.shape}" for k, v in data.items()))
     return data, codec
+
+
+CACHE_KEYS = ("x1", "sem", "sync", "text")
+
+
+def load_cache(out_dir: Path, encoders: dict) -> tuple[dict, MelCodec]:
+    """The feature cache of `out_dir`, checked: readable, complete, consistent, and made by the
+    encoders that train now (`encoders`: their config dicts). Anything else is a
+    TrainingInputError that says what to do, never a traceback from numpy."""
+    path = out_dir / "cache.npz"
+    fix = f"delete {out_dir} (or pass another --out) to rebuild it"
+    try:
+        with np.load(path) as z:
+            data = {k: np.asarray(z[k]) for k in z.files}
+        codec = MelCodec.from_dict(json.loads((out_dir / "codec.json").read_text()))
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        raise TrainingInputError(f"the feature cache in {out_dir} is unreadable "
+                                 f"({type(e).__name__}); {fix}") from None
+    missing = [k for k in CACHE_KEYS if k not in data]
+    n = {len(v) for v in data.values()}
+    if missing or len(n) != 1 or 0 in n:
+        raise TrainingInputError(f"the feature cache in {out_dir} is incomplete "
+                                 f"(missing: {', '.join(missing) or 'none'}, clip counts {sorted(n)}); {fix}")
+    meta = out_dir / "cache_encoders.json"
+    made_by = json.loads(meta.read_text()) if meta.exists() else None
+    if made_by is not None and made_by != encoders:
+        what = [k for k in encoders if made_by.get(k) != encoders[k]]
+        raise TrainingInputError(f"the feature cache in {out_dir} was made by another {' and '.join(what)} "
+                                 f"encoder than the one given now; {fix}")
+    dims = {"sem": encoders["semantic"]["dim"], "sync": encoders["sync"]["dim"]}
+    for k, d in dims.items():
+        if data[k].shape[-1] != d:
+            raise TrainingInputError(f"the feature cache in {out_dir} has {k} features of width "
+                                     f"{data[k].shape[-1]}, the encoder gives {d}; {fix}")
+    return data, codec
+
+
+class TrainingInputError(ValueError):
+    """A feature cache, train state or config that this run cannot use (said plainly)."""
 
 
 # ----------------------------------------------------------------------------- resume
@@ -172,13 +214,19 @@ def load_train_state(folder: Path, state):
     f = folder / "train_state.safetensors"
     if not f.exists():
         return None
-    flat = load_file(str(f))
+    try:
+        flat = load_file(str(f))
+    except Exception as e:          # safetensors raises its own error types for a damaged file
+        raise TrainingInputError(f"the train state {f} is unreadable ({type(e).__name__}); delete it "
+                                 f"or pass --no-resume to start over") from None
     paths, treedef = jax.tree_util.tree_flatten_with_path(state)
     leaves = []
     for p, v in paths:
         k = jax.tree_util.keystr(p)
         if k not in flat or flat[k].shape != np.shape(v):
-            raise checkpoints.CheckpointError(f"train state {f} does not match the model at {k}")
+            raise TrainingInputError(f"the train state in {folder} belongs to another model or "
+                                     f"objective (first mismatch at {k}); resume with the run's own "
+                                     f"settings, or pass --no-resume or another --out")
         leaves.append(jnp.asarray(flat[k], dtype=jnp.asarray(v).dtype))
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
@@ -317,6 +365,15 @@ def main(argv=None):
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--no-resume", action="store_true")
     a = p.parse_args(argv)
+    try:
+        _run_cli(p, a)
+    except (TrainingInputError, checkpoints.CheckpointError, FileNotFoundError) as e:
+        print(f"salsav train generator: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run_cli(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     run = RUN_PRESETS[a.preset]
     over = {k: v for k, v in dict(steps=a.steps, batch=a.batch, n_clips=a.clips, seed=a.seed,
                                   objective=a.objective, lr=a.lr,

@@ -68,9 +68,9 @@ def test_learning_rate_schedules():
 
 
 def test_train_state_mismatch_is_refused(tmp_path):
-    from salsav_core.checkpoints import CheckpointError
     from salsav_core.config import model_preset
-    from salsav_core.train_generator import GeneratorRunConfig, load_train_state, save_train_state
+    from salsav_core.train_generator import (GeneratorRunConfig, TrainingInputError, load_train_state,
+                                             save_train_state)
     from salsav_core.training import TRAIN_PRESETS, init_train_state
     cfg = model_preset("test")
     _, state = init_train_state(cfg, TRAIN_PRESETS["paper"])
@@ -79,5 +79,50 @@ def test_train_state_mismatch_is_refused(tmp_path):
     assert int(back.step) == int(state.step)
     other = dataclasses.replace(cfg, hidden=48, heads=2)
     _, state2 = init_train_state(other, TRAIN_PRESETS["paper"])
-    with pytest.raises(CheckpointError, match="does not match"):
+    with pytest.raises(TrainingInputError, match="another model"):
         load_train_state(tmp_path, state2)
+    (tmp_path / "train_state.safetensors").write_bytes(b"\x00" * 64)         # damaged file
+    with pytest.raises(TrainingInputError, match="unreadable"):
+        load_train_state(tmp_path, state)
+
+
+def _encoders(sem_dim=16, sync_dim=16):
+    return {"semantic": {"dim": sem_dim}, "sync": {"dim": sync_dim, "tower": "motion"}}
+
+
+def _write_cache(folder, sync_dim=16, n=3, keys=("x1", "sem", "sync", "text")):
+    from salsav_core.codec import MelCodec
+    arrays = {"x1": np.zeros((n, 10, 64)), "sem": np.zeros((n, 4, 16)), "sync": np.zeros((n, 12, sync_dim)),
+              "text": np.zeros((n, 16))}
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "cache.npz", **{k: arrays[k] for k in keys})
+    (folder / "codec.json").write_text(json.dumps(MelCodec().to_dict()))
+    (folder / "cache_encoders.json").write_text(json.dumps(_encoders(sync_dim=sync_dim)))
+
+
+def test_bad_feature_caches_get_clear_errors(tmp_path):
+    from salsav_core.train_generator import TrainingInputError, load_cache
+    _write_cache(tmp_path / "ok")
+    data, _ = load_cache(tmp_path / "ok", _encoders())
+    assert data["sync"].shape == (3, 12, 16)
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "cache.npz").write_bytes(b"PK\x03\x04 not a zip at all")
+    (tmp_path / "corrupt" / "codec.json").write_text("{}")
+    with pytest.raises(TrainingInputError, match="unreadable"):
+        load_cache(tmp_path / "corrupt", _encoders())
+    _write_cache(tmp_path / "partial", keys=("x1", "sem", "text"))
+    with pytest.raises(TrainingInputError, match="incomplete.*sync"):
+        load_cache(tmp_path / "partial", _encoders())
+    with pytest.raises(TrainingInputError, match="another sync encoder"):
+        load_cache(tmp_path / "ok", _encoders(sync_dim=32))
+    (tmp_path / "ok" / "cache_encoders.json").unlink()                      # an older cache
+    with pytest.raises(TrainingInputError, match="sync features of width 16"):
+        load_cache(tmp_path / "ok", _encoders(sync_dim=32))
+
+
+def test_train_cli_says_what_is_wrong(tmp_path, capsys):
+    from salsav_core.train_generator import main
+    assert main(["--semantic", str(tmp_path / "nope"), "--sync", str(tmp_path / "nope"),
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
