@@ -124,6 +124,7 @@ async def drive(base: str, n: int, pace: Pace, rec: Recorder, prefix: str, ramp:
     extra = [asyncio.create_task(killer())] if kill_at is not None and server is not None else []
     done, pending = await asyncio.wait(tasks, timeout=duration)
     wall = time.perf_counter() - t0
+    rec.stopped, rec.acked_at_stop = True, len(rec.acked)
     for t in pending:
         t.cancel()
     await asyncio.gather(*pending, *extra, return_exceptions=True)
@@ -143,7 +144,7 @@ def run_once(cfg: dict, n: int, a, template: Path, pg: PostgresServer | None, tm
     server = Server(url, workers)
     server.start()
     human = a.mode == "human"
-    pace = Pace(think_s=a.think if human else 0.0, retry_s=60.0 if a.kill_at is not None else 0.0)
+    pace = Pace(think_s=a.think if human else 0.0, retry_s=300.0 if a.kill_at is not None else 0.0)
     rec = Recorder()
     prefix = f"r{k}p"
     postmaster = pg.postmaster_pid() if pg is not None and backend == "postgresql" else None
@@ -162,7 +163,7 @@ def run_once(cfg: dict, n: int, a, template: Path, pg: PostgresServer | None, tm
     saves = rec.lat["save_click"] + rec.lat["save_final"]
     return {"mode": a.mode, "backend": backend, "workers": workers, "n": n, "wall_s": round(wall, 2),
             "requests_per_s": round(n_req / wall, 1), "saves_per_s": round(len(saves) / wall, 1),
-            "ratings_per_s": round(len(rec.acked) / wall, 1), "finished": rec.finished, "cut_off": cut,
+            "ratings_per_s": round(rec.acked_at_stop / wall, 1), "finished": rec.finished, "cut_off": cut,
             "saves_p50_p95_p99_ms": [round(x, 1) for x in percentiles(saves)],
             "endpoints": {e: {"n": len(rec.lat[e]), "p50_p95_p99_ms": [round(x, 1) for x in percentiles(rec.lat[e])]}
                           for e in ENDPOINTS if rec.lat.get(e)},

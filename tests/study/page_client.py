@@ -61,6 +61,8 @@ class Recorder:
     first_errors: list = dataclasses.field(default_factory=list)
     retries: int = 0
     finished: int = 0                                          # participants with a completion code
+    stopped: bool = False                                      # the run's time is up: stop, record no more
+    acked_at_stop: int | None = None                           # len(acked) when it stopped
 
     def error(self, what: str) -> None:
         self.errors[what.split(":")[0]] += 1
@@ -90,6 +92,8 @@ class Browser:
         t_end = time.monotonic() + self.pace.retry_s
         retried = False
         while True:
+            if self.rec.stopped:  # a cancellation can be lost when an answer arrives at the same time
+                raise asyncio.CancelledError
             t0 = time.perf_counter()
             try:
                 r = await self.c.request(method, url, **kw)
@@ -102,7 +106,8 @@ class Browser:
                     await asyncio.sleep(0.2)
                     continue
                 raise ParticipantError(f"{name}: {type(e).__name__} {e}") from None
-            self.rec.lat[name].append(time.perf_counter() - t0)
+            if not self.rec.stopped:
+                self.rec.lat[name].append(time.perf_counter() - t0)
             if r.status_code not in ok:
                 if retried and name == "save_final":
                     r.extensions["after_retry"] = True
@@ -162,7 +167,7 @@ async def _session(b: Browser, pid: str, rng: random.Random, study: str | None, 
     while max_trials is None or done_trials < max_trials:
         st = (await b.call("state", "GET", f"/study/api/{token}/state")).json()
         if st["done"]:
-            rec.finished += 1
+            rec.finished += 0 if rec.stopped else 1
             return
         t = st["trial"]
         tid, api = t["trial_id"], f"/study/api/{token}/trials/{t['trial_id']}"
