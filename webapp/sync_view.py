@@ -68,7 +68,7 @@ def render_sync_view(frames: np.ndarray, fps: float, wave: np.ndarray, sr: int,
                      label=f"sound onsets ({len(onsets)})" if k == 0 else None)
     ax_m.set_xlim(0.0, seconds)
     ax_m.legend(loc="upper right", fontsize=7, framealpha=0.7, ncol=2)
-    fig.subplots_adjust(left=0.08, right=0.99, top=0.97, bottom=0.13)
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.9, bottom=0.13)   # room for the page's label
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
