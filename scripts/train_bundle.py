@@ -33,6 +33,9 @@ def main(argv=None):
     p.add_argument("--clips", type=int, default=3000)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--encoder-preset", default="cpu")
+    p.add_argument("--sync-preset", default=None,
+                   help="sync model preset (default: --encoder-preset); 'motion' is the conv tower, "
+                        "which trains on its own world's clips made on the fly (SyncConfig.world)")
     p.add_argument("--gen-preset", default="gpu", help="RUN_PRESETS name of train_generator")
     p.add_argument("--model", default=None, help="ModelConfig preset override")
     p.add_argument("--batch", type=int, default=None)
@@ -102,10 +105,14 @@ def main(argv=None):
         if init is not None and not (a.train_semantic if kind == "semantic" else a.train_sync):
             encoders[kind] = getattr(init, kind)      # fine-tuning: keep the init's encoder
             continue
-        cfg = dataclasses.replace(preset(a.encoder_preset), pool_clips=min(1024, len(clips)),
-                                  ckpt_every=10**9)
-        encoders[kind], m = train_fn(cfg, steps, str(out / kind), resume=True, make_clip=pooled_clip,
-                                     progress=False, log_every=100, max_seconds=seconds)
+        name = (a.sync_preset or a.encoder_preset) if kind == "sync" else a.encoder_preset
+        own_world = getattr(preset(name), "world", "default") != "default"
+        cfg = preset(name) if own_world else dataclasses.replace(
+            preset(name), pool_clips=min(1024, len(clips)), ckpt_every=10**9)
+        encoders[kind], m = train_fn(cfg, steps, str(out / kind), resume=True,
+                                     make_clip=None if own_world else pooled_clip,
+                                     progress=False, log_every=100 if not own_world else 25,
+                                     max_seconds=seconds)
         report[kind] = {k: v for k, v in m.items() if k != "losses"}
         log(kind, {k: v for k, v in m.items() if k not in ("losses", "history")})
     sem, syn = encoders["semantic"], encoders["sync"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One GPU lease: fine-tune the bundled generator on a (new) sync model's features.
-# The sync model is SYNC_DIR if given (e.g. one fine-tuned on the CPU, carried along; "init"
+# The sync model is SYNC_DIR if given ("motion": train the conv motion tower here for SYNC_S
+# seconds first, then the generator on its features; a folder, e.g. one trained on the CPU, carried along; "init"
 # keeps the bundled one, so the whole budget goes to the generator), else the
 # best of a sweep of sync-model variants by the event probe (experiments/sync/sync_sweep.py; set
 # SWEEP_INIT to fine-tune them from a trained model). Writes into $OUT (at most 8 files):
@@ -25,7 +26,9 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
 {
   date; nvidia-smi -L 2>/dev/null
   SYNC=()
-  if [ "${SYNC_DIR:-}" = init ]; then
+  if [ "${SYNC_DIR:-}" = motion ]; then
+    SYNC=(--train-sync --sync-preset motion --sync-seconds "${SYNC_S:-240}")   # the conv tower, trained here
+  elif [ "${SYNC_DIR:-}" = init ]; then
     :                                     # keep the bundled sync model: no sweep
   elif [ -n "${SYNC_DIR:-}" ]; then
     SYNC=(--sync "$SYNC_DIR")
