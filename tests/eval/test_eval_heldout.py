@@ -136,3 +136,20 @@ def test_eval_world_bad_args(tiny_checkpoint, capsys):
     rc = main(["--checkpoint", str(tiny_checkpoint), "--world", "heldout", "--clips", "2",
                "--heldout-clips", "1"])
     assert rc == 2 and "at least 2 clips" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_world_both_reports_the_two_side_by_side(tiny_checkpoint, tmp_path, capsys):
+    import json
+    from salsav_core.eval import main
+    out = tmp_path / "both.json"
+    rc = main(["--checkpoint", str(tiny_checkpoint), "--out", str(out), "--world", "both",
+               "--clips", "2", "--heldout-clips", "2", "--steps", "1", "--control-steps", "1",
+               "--duration", "1.5", "--chance-shifts", "2",
+               "--skip", "controls,reference,conditioning,long"])
+    assert rc == 0
+    ev = json.loads(out.read_text())
+    assert ev["steps"]["1"]["clips"] == 2 and ev["heldout"]["model"]["clips"] == 2
+    assert ev["meta"]["wall_seconds"] >= ev["heldout"]["meta"]["wall_seconds"] > 0
+    text = capsys.readouterr().out
+    assert text.index("model, 1 steps") < text.index("Held-out world (2 x 1.5 s scenes")
