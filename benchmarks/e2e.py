@@ -110,20 +110,22 @@ try:
 except ImportError:
     pass
 pipe = Pipeline.from_pretrained()
-pipe.generate(sys.argv[1], steps=8, seed=0, duration=1.0, out_path=sys.argv[2])   # warm
+steps = int(sys.argv[3])
+pipe.generate(sys.argv[1], steps=steps, seed=0, duration=1.0, out_path=sys.argv[2])   # warm
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-res = pipe.generate(sys.argv[1], steps=8, seed=0, out_path=sys.argv[2])
+res = pipe.generate(sys.argv[1], steps=steps, seed=0, out_path=sys.argv[2])
 print(json.dumps({"timings": res.timings, "duration": res.duration, "rss_before_kb": rss0,
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 
-def long_table(media: dict, out_dir: Path) -> None:
+def long_table(media: dict, out_dir: Path, steps: int = 8) -> None:
     rows = {}
-    print("\n| video | read | features | sampling | decode | mux | total | real time | peak RSS |"
+    print(f"\n{steps} steps, one process per length\n| video | read | features | sampling | decode | mux | total | real time | peak RSS |"
           "\n|---|---|---|---|---|---|---|---|---|")
     for s in (10, 60, 120):
-        r = subprocess.run([PY, "-c", CHILD, str(media[f"pattern{s}"]), str(out_dir / f"long{s}.mp4")],
+        r = subprocess.run([PY, "-c", CHILD, str(media[f"pattern{s}"]), str(out_dir / f"long{s}.mp4"),
+                            str(steps)],
                            capture_output=True, text=True, cwd=ROOT, timeout=1800)
         if r.returncode != 0:
             print(f"| pattern{s} | failed: {r.stderr.strip().splitlines()[-1:]} |")
@@ -203,6 +205,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--skip", default="", help="comma list of: warm, long, startup")
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--long-steps", type=int, default=8, help="steps of the long-video runs")
     p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "salsav-e2e"))
     a = p.parse_args()
     skip = set(a.skip.split(","))
@@ -214,7 +217,7 @@ def main() -> None:
     if "warm" not in skip:
         warm_table(media, a.reps, out_dir)
     if "long" not in skip:
-        long_table(media, out_dir)
+        long_table(media, out_dir, a.long_steps)
     if "startup" not in skip:
         startup_table(media, work)
     print(f"\nload average after: {load_avg()}; this process's peak RSS "
