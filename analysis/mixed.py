@@ -8,8 +8,9 @@ systems differently) and clip x system (clips suit systems differently) where th
 allows (a rater heard a system on two or more clips; a clip was heard with a system by two or
 more raters). The system means and every pairwise contrast get t intervals whose standard
 error is the model's (GLS, REML variance components) and whose degrees of freedom are
-Satterthwaite's for a rater x clip table with those components (exact for a complete,
-balanced design; an approximation otherwise). Effects are Westfall, Kenny & Judd (2014)'s d:
+Satterthwaite's for a rater x clip table with those components (a contrast's terms pooled over
+the S systems, as in the balanced ANOVA: MS_rater x system + MS_clip x system - MS_residual;
+exact for a complete, balanced design, an approximation otherwise). Effects are Westfall, Kenny & Judd (2014)'s d:
 the contrast over the square root of the summed variance components.
 
 The clustered-bootstrap MOS table (`mos.mos_table`) resamples raters only, so it treats the
@@ -76,11 +77,16 @@ def _design(d: pd.DataFrame, systems: list[str], terms: list[str]):
     return d["score"].to_numpy(np.float64), exog, VCSpec(names, cols, mats)
 
 
-def satterthwaite_df(a: float, b: float, e: float, n_r: int, n_c: int, n_cells: int) -> float:
+def satterthwaite_df(a: float, b: float, e: float, n_r: int, n_c: int, n_cells: int,
+                     pooled: int = 1) -> float:
     """df of V = a + b + e, where a is the rater part, b the clip part and e the residual part of
-    the variance of a mean over an R x C table (mean squares (a + e), (b + e), e times R C)."""
-    df_e = max(n_cells - n_r - n_c + 1, 1)
-    den = (a + e) ** 2 / max(n_r - 1, 1) + (b + e) ** 2 / max(n_c - 1, 1) + e**2 / df_e
+    the variance of a mean over an R x C table (mean squares (a + e), (b + e), e times R C, on
+    R - 1, C - 1 and the residual df). `pooled` > 1 multiplies every df: a contrast's rater x
+    system, clip x system and residual terms are estimated from all S systems, on (R - 1)(S - 1),
+    (C - 1)(S - 1) and (R - 1)(C - 1)(S - 1) df in a balanced design."""
+    df_e = max(n_cells - n_r - n_c + 1, 1) * pooled
+    den = ((a + e) ** 2 / (max(n_r - 1, 1) * pooled) + (b + e) ** 2 / (max(n_c - 1, 1) * pooled)
+           + e**2 / df_e)
     return float((a + b + e) ** 2 / den) if den > 0 else float(df_e)
 
 
@@ -122,7 +128,8 @@ def fit_axis(d: pd.DataFrame, systems: list[str], level: float = 0.95) -> AxisFi
             se = float(np.sqrt(max(cov[i, i] + cov[j, j] - 2 * cov[i, j], 0.0)))
             n_pair = min(n_s[i], n_s[j])
             dof = satterthwaite_df(2 * comp["rater_system"] / n_r, 2 * comp["clip_system"] / n_c,
-                                   comp["residual"] * (1 / n_s[i] + 1 / n_s[j]), n_r, n_c, int(n_pair))
+                                   comp["residual"] * (1 / n_s[i] + 1 / n_s[j]), n_r, n_c, int(n_pair),
+                                   pooled=len(systems) - 1)
             q = sps.t.ppf(0.5 + level / 2, dof)
             t = diff / se if se > 0 else 0.0
             crow.append({"system_a": a, "system_b": b, "diff": diff, "se": se, "df": dof,

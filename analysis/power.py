@@ -30,9 +30,10 @@ import pandas as pd
 from scipy import stats
 
 # Variance components (MOS scale) that analysis.mixed estimates on simulate's "paper-crossed"
-# design (18 raters x 10 clips, simulate.HETEROGENEOUS), averaged over its three axes and over
-# 40 simulated studies (experiments/analysis-validation/README.md).
-DEFAULTS = {"rater_system": 0.035, "clip_system": 0.085, "residual": 0.78}
+# design (18 raters x 10 clips, simulate.HETEROGENEOUS: rater x system and clip x system sd 0.3
+# on the latent scale), averaged over its three axes and 12 simulated studies
+# (experiments/analysis-validation/README.md).
+DEFAULTS = {"rater_system": 0.074, "clip_system": 0.072, "residual": 0.74}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,7 +61,7 @@ def covered(tab, truth, lo="ci_low", hi="ci_high") -> list[bool]:
     return ((t[lo] <= t["true_mean"]) & (t["true_mean"] <= t[hi])).tolist()
 
 
-def run(part: str, n_studies: int, mixed_every: int, seed0: int) -> dict:
+def run(part: str, n_studies: int, mixed_every: int, seed0: int, tag: str = "") -> dict:
     cfg = config(part)
     truth = simulate.true_means(cfg)
     null = part.startswith("null")
@@ -71,7 +71,7 @@ def run(part: str, n_studies: int, mixed_every: int, seed0: int) -> dict:
     rec_pairs: dict = {}
     cov = {"mixed": [], "rater_t": [], "rater_boot": []}
     fit_s, not_conv = [], 0
-    path = OUT / f"{part}.json"
+    path = OUT / f"{part}{tag}.json"
     t0 = time.time()
     for i in range(n_studies):
         df = simulate.simulate_ratings(cfg, seed0 + i)
@@ -124,5 +124,6 @@ if __name__ == "__main__":
     ap.add_argument("--studies", type=int, default=1000)
     ap.add_argument("--mixed-every", type=int, default=4, help="every k-th study also gets the mixed model")
     ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     a = ap.parse_args()
-    run(a.part, a.studies, a.mixed_every, a.seed0)
+    run(a.part, a.studies, a.mixed_every, a.seed0, a.tag)
