@@ -74,7 +74,7 @@ def test_webapp_browser_generate(page, clip, tmp_path):
 
 @pytest.mark.parametrize("bad, message", [("text", "not a readable video"),
                                           ("corrupt", "not a readable video"),
-                                          ("long", "generates at most")])
+                                          ("long", "at most 2.5 s is generated")])
 def test_webapp_browser_bad_video_then_good(page, clip, bad_files, bad, message):
     _upload(page, bad_files[bad])
     page.wait_for_timeout(500)
