@@ -31,19 +31,25 @@ class Media:
     mime: str
     trial_id: int
     label: str | None  # None: the trial's video
+    logged: bool       # its first fetch is already in the log
 
 
 def media_lookup(session: Session, media_token: str) -> Media | None:
     """The file behind a media token (None if unknown). Every track is served as audio/wav,
     every video as video/mp4."""
-    row = session.execute(select(db.TrialItem.trial_id, db.TrialItem.label, db.Track.audio_path)
+    row = session.execute(select(db.TrialItem.trial_id, db.TrialItem.label, db.TrialItem.fetched_at,
+                                 db.Track.audio_path)
                           .join(db.Track, db.TrialItem.track_id == db.Track.id)
                           .where(db.TrialItem.media_token == media_token)).first()
     if row is not None:
-        return Media(row.audio_path, AUDIO_MIME, row.trial_id, row.label)
+        return Media(row.audio_path, AUDIO_MIME, row.trial_id, row.label, row.fetched_at is not None)
     row = session.execute(select(db.Trial.id, db.Clip.video_path).join(db.Clip, db.Trial.clip_id == db.Clip.id)
                           .where(db.Trial.video_token == media_token)).first()
-    return None if row is None else Media(row.video_path, VIDEO_MIME, row.id, None)
+    if row is None:
+        return None
+    seen = session.scalar(select(db.ListenEvent.id).where(db.ListenEvent.trial_id == row.id,
+                                                          db.ListenEvent.label.is_(None)).limit(1))
+    return Media(row.video_path, VIDEO_MIME, row.id, None, seen is not None)
 
 
 def log_fetch(session: Session, m: Media) -> None:

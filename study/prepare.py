@@ -7,7 +7,9 @@ copy and the source path. `prepare_media(m, out_dir)` takes a parsed `manifest.M
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +25,16 @@ class Prepared:
     problems: list[str] = dataclasses.field(default_factory=list)   # files that cannot be used
 
 
+def _catching(fn):
+    """fn, returning a MediaError instead of raising it (so one bad file does not hide the others)."""
+    def call(arg):
+        try:
+            return fn(arg)
+        except media.MediaError as e:
+            return e
+    return call
+
+
 def _name(out_dir: Path, ext: str) -> Path:
     return out_dir / f"{secrets.token_hex(12)}{ext}"
 
@@ -32,28 +44,38 @@ def prepare_media(m, out_dir: str | Path, log: Callable[[str], None] | None = No
     and its video's duration; then render the attention-check tracks from the normalised ones."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    res, by_source = Prepared(), {}
+    res = Prepared()
     log = log or (lambda _msg: None)
-    for c in m.clips:
-        try:
-            if c.video not in by_source:
-                dst = _name(out_dir, ".mp4")
-                by_source[c.video] = (dst, media.normalise_video(c.video, dst))
-            res.videos[c.name] = by_source[c.video]
-        except media.MediaError as e:
-            res.problems.append(f"clip {c.name!r}: {e}")
-            continue
-        duration = res.videos[c.name][1]
-        for system, src in c.tracks.items():
-            dst = _name(out_dir, ".wav")
-            try:
-                info = media.normalise_track(src, dst, duration, m.media)
-            except media.MediaError as e:
-                res.problems.append(f"clip {c.name!r}, system {system!r}: {e}")
+    workers = max(1, min(4, os.cpu_count() or 1))  # ffmpeg runs in subprocesses, numpy without the GIL
+
+    def video(src: Path):
+        dst = _name(out_dir, ".mp4")
+        return dst, media.normalise_video(src, dst)
+
+    def track(job):
+        clip, system, src, duration = job
+        dst = _name(out_dir, ".wav")
+        return clip, system, dst, media.normalise_track(src, dst, duration, m.media)
+
+    with ThreadPoolExecutor(workers) as pool:
+        sources = list(dict.fromkeys(c.video for c in m.clips))        # each video re-encoded once
+        done = dict(zip(sources, pool.map(_catching(video), sources)))
+        jobs = []
+        for c in m.clips:
+            out = done[c.video]
+            if isinstance(out, media.MediaError):
+                res.problems.append(f"clip {c.name!r}: {out}")
                 continue
-            res.tracks[(c.name, system)] = (dst, info)
-            res.warnings += [f"clip {c.name!r}, system {system!r}: {w}" for w in info["warnings"]]
-        log(f"prepared clip {c.name}")
+            res.videos[c.name] = out
+            jobs += [(c.name, system, src, out[1]) for system, src in c.tracks.items()]
+        for job, out in zip(jobs, pool.map(_catching(track), jobs)):
+            clip, system = job[0], job[1]
+            if isinstance(out, media.MediaError):
+                res.problems.append(f"clip {clip!r}, system {system!r}: {out}")
+                continue
+            res.tracks[(clip, system)] = (out[2], out[3])
+            res.warnings += [f"clip {clip!r}, system {system!r}: {w}" for w in out[3]["warnings"]]
+    log(f"prepared {len(res.videos)} clips, {len(res.tracks)} tracks")
     for i, ch in enumerate(m.checks):
         if ch.clip not in res.videos:
             continue

@@ -196,7 +196,7 @@ class StudyApp:
             if found is None or not Path(found.path).is_file():
                 return error_response(request, 404, "not found")
             resp = media_response(request, found.path, found.mime)
-            if resp.status_code in (200, 206):   # a refused range is no fetch
+            if resp.status_code in (200, 206) and not found.logged:   # a refused range is no fetch
                 with db.write_session(self.engine) as s:
                     listening.log_fetch(s, found)
             return resp

@@ -30,6 +30,20 @@ def listen_through(engine, token: str, extra: float = 0.05) -> None:
                 left -= step
 
 
+def mark_listened(engine, token: str) -> None:
+    """Record, in one statement per table, what the server logs when the current trial's media
+    are fetched and each track played for the minimum (for tests about something else; the
+    listening rules themselves are tested through `listening` in test_study_listening.py)."""
+    with db.write_session(engine) as s:
+        t = service.next_trial(s, token)
+        p = service.get_participant(s, token)
+        need = service.min_listen(s.get(db.Study, p.study_id), t.clip)
+        now = db.utcnow()
+        for it in t.items:
+            it.fetched_at, it.listened_s, it.plays = now, need, 1
+        s.add(db.ListenEvent(trial_id=t.id, label=None, kind="fetch", at=now))
+
+
 def rate_all(engine, token: str, rng, axes=("overall", "sync", "quality")) -> dict:
     """Listen through the current trial and complete it with random scores; returns them."""
     listen_through(engine, token)

@@ -8,7 +8,7 @@ import threading
 from study import db, service
 from study.manifest import load_manifest
 from tests.study.conftest import write_study
-from tests.study.helpers import listen_through
+from tests.study.helpers import mark_listened
 
 
 def test_concurrent_sessions_store_every_rating_once(stimuli_dir, db_url):  # SQLite and PostgreSQL
@@ -34,7 +34,7 @@ def test_concurrent_sessions_store_every_rating_once(stimuli_dir, db_url):  # SQ
                     ratings = {it.label: {a: rng.randint(1, 5) for a in ("overall", "sync", "quality")}
                                for it in t.items}
                     tid = t.id
-                listen_through(engine, token)
+                mark_listened(engine, token)
                 # submit twice, like an impatient double click: the second is refused (the trial is
                 # completed and immutable), still one row per score
                 with db.write_session(engine) as s:
