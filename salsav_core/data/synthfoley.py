@@ -21,6 +21,7 @@ import numpy as np
 from ..config import SAMPLE_RATE, SYNC_FPS, num_frames
 from . import render, synth, varied
 from .captions import make_caption
+from .errors import SynthFoleyError
 from .materials import FLOORS, MATERIALS
 from .physics import GRAVITY, TOP, Ball, simulate
 from .world import WorldConfig, resolve as resolve_world  # noqa: F401  (WorldConfig: re-export)
@@ -31,10 +32,6 @@ FPS = SYNC_FPS
 SILENT_RMS = 1e-3                # 10 ms RMS below this counts as silence (-60 dBFS)
 MIN_SILENT = 0.4                 # shortest silent span reported, s
 CAR_W = 0.24
-
-
-class SynthFoleyError(ValueError):
-    """Bad arguments to the SynthFoley generator."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .errors import SynthFoleyError
+
 
 @dataclass(frozen=True)
 class WorldConfig:
@@ -58,7 +60,6 @@ class WorldConfig:
     shutter: tuple = (0.3, 0.7)                # exposure, fraction of the source frame interval
 
     def check(self) -> "WorldConfig":
-        from .synthfoley import SynthFoleyError
         if not self.source_fps or any(Fraction(f) < 20 or Fraction(f) > 120 for f in self.source_fps):
             raise SynthFoleyError("source_fps must be rates in [20, 120]")
         if set(self.resample) - {"screen", "near"} or not self.resample:
@@ -78,7 +79,6 @@ WORLDS: dict[str, WorldConfig | None] = {
 
 def resolve(world) -> WorldConfig | None:
     """None / "default" -> None (the classic world); a preset name or a WorldConfig -> config."""
-    from .synthfoley import SynthFoleyError
     if world is None:
         return None
     if isinstance(world, WorldConfig):
