@@ -23,6 +23,15 @@ from analysis.ratings import (AXES, AXIS_TITLES, REQUIRED, SCALE, axes_of, check
                               load_ratings, select, systems_of, validate)
 from analysis.stats import cluster_bootstrap_ci, cluster_t_ci
 
+__all__ = [  # the library's public names, including those re-exported from its modules
+    "AXES", "AXIS_TITLES", "REQUIRED", "SCALE", "AllExcludedError", "EmptyRatingsError",
+    "MissingColumnsError", "MissingSystemError", "RatingsError", "TooFewRatersError",
+    "ZeroVarianceError", "add_zscores", "agreement_table", "axes_of", "best_per_axis",
+    "check_cells", "compare", "flagged_raters", "format_table", "friedman_tests", "load_ratings",
+    "mos_table", "paired_scores", "pairwise_tests", "score_distribution", "screen_raters",
+    "select", "significance_matrix", "systems_of", "to_latex", "to_markdown", "validate",
+    "zmos_table"]
+
 
 # ----------------------------------------------------------------------------- MOS
 
