@@ -212,7 +212,7 @@ def _train(kind, model, cfg, loss_fn, item_fn, batch_fn, steps, out_dir, resume,
     start, history = 0, []
     if resume and out_dir and os.path.isfile(os.path.join(out_dir, "config.json")):
         meta = read_meta(out_dir)
-        if meta.get("kind") == kind and meta.get("config") == cfg.to_dict():
+        if meta.get("kind") == kind and type(cfg).from_dict(meta.get("config") or {}) == cfg:  # JSON: lists for tuples
             load_params(out_dir, model)
             if load_train_state(out_dir, opt):
                 start, history = int(meta.get("step", 0)), list(meta.get("history", []))
