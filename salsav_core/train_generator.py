@@ -129,7 +129,7 @@ def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=prin
     prebuilt [(frames24, audio, caption)] to use instead of making `run.n_clips` new ones."""
     path = out_dir / "cache.npz"
     cfg = model_preset(run.model)
-    encoders = {"semantic": semantic.cfg.to_dict(), "sync": sync.cfg.to_dict()}
+    encoders = json.loads(json.dumps({"semantic": semantic.cfg.to_dict(), "sync": sync.cfg.to_dict()}))
     if path.exists():
         data, codec = load_cache(out_dir, encoders)
         log(f"feature cache: reloaded {len(data['x1'])} clips from {path}")
