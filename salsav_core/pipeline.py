@@ -26,7 +26,6 @@ from . import checkpoints, request, video_io
 from .codec import MelCodec
 from .config import (LATENT_RATE, SAMPLE_RATE, SEM_FPS, SYNC_FPS, ModelConfig, latent_frames,
                      model_preset)
-from .encoders.motion import MotionSyncModel
 from .encoders.presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .encoders.pretrained import make_sync
 from .encoders.semantic import SemanticEncoder
@@ -66,7 +65,7 @@ def window_spans(n_frames: int, cfg: ModelConfig) -> list[tuple[float, float]]:
 class Pipeline:
     """Generator + encoders + codec of one checkpoint. `limits` bound what `generate` accepts."""
 
-    def __init__(self, generator: SalsaV, semantic: SemanticEncoder, sync: SyncModel | MotionSyncModel,
+    def __init__(self, generator: SalsaV, semantic: SemanticEncoder, sync: SyncModel,
                  codec: MelCodec, meta: dict | None = None, limits: Limits = Limits()):
         self.generator, self.semantic, self.sync, self.codec = generator, semantic, sync, codec
         self.cfg: ModelConfig = generator.cfg

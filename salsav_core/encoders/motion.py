@@ -27,9 +27,9 @@ from flax import nnx
 
 from .audio_frontend import HOP, SR as SR_16K, log_mel
 from .blocks import apply_method, l2norm, linear
-from .losses import B_INIT, T_INIT
 from .presets import SyncConfig
 from .semantic import EncoderInputError, check_frames, frames_to_float
+from .sync import SyncModel
 
 SYNC_FPS = 24
 MEL_RATE = SR_16K / HOP          # 100 mel frames a second
@@ -108,20 +108,15 @@ class MotionAudioEncoder(nnx.Module):
         return self.ln(self.post(jnp.einsum("tm,bmd->btd", pool, h)))
 
 
-class MotionSyncModel(nnx.Module):
-    """`video_features(frames24) -> (T, d)` (v_syn) from whole clips; same API as `SyncModel`."""
+class MotionSyncModel(SyncModel):
+    """`video_features(frames24) -> (T, d)` (v_syn) from whole clips; `SyncModel`'s heads, loss
+    parameters and API, with the motion encoders in place of the snippet ones."""
 
     CHUNK = 240          # frames per compiled call (10 s); longer videos go chunk by chunk
     MARGIN = 24          # context frames on each side of a chunk (> the temporal receptive field)
 
     def __init__(self, cfg: SyncConfig, rngs: nnx.Rngs):
-        self.cfg = cfg
-        self.video = MotionVideoEncoder(cfg, rngs)
-        self.audio = MotionAudioEncoder(cfg, rngs)
-        self.video_head = linear(cfg.dim, cfg.dim, rngs)
-        self.audio_head = linear(cfg.dim, cfg.dim, rngs)
-        self.log_t = nnx.Param(jnp.asarray(T_INIT, jnp.float32))
-        self.bias = nnx.Param(jnp.asarray(B_INIT, jnp.float32))
+        super().__init__(cfg, rngs, MotionVideoEncoder, MotionAudioEncoder)
 
     # traced pieces
     def frame_features(self, frames_u8):  # (B, T, H, W, 3) uint8 -> (B, T, d)
@@ -132,12 +127,6 @@ class MotionSyncModel(nnx.Module):
 
     def audio_frames(self, mel, n_frames: int):  # (B, T_mel, n_mels) -> (B, n_frames, d)
         return self.audio(mel, n_frames)
-
-    def video_unit(self, feats):
-        return l2norm(self.video_head(feats))
-
-    def audio_unit(self, feats):
-        return l2norm(self.audio_head(feats))
 
     def embed_video(self, frames_u8):  # (B, F, H, W, 3) -> (B, d) unit (time mean of units)
         return l2norm(self.video_unit(self.frame_features(frames_u8)).mean(axis=1))
@@ -192,9 +181,6 @@ class MotionSyncModel(nnx.Module):
         if w.ndim != 2:
             raise EncoderInputError(f"expected 16 kHz snippets (B, n), got shape {w.shape}")
         return self.mel_embed(log_mel(w, self.cfg.n_mels))
-
-    def mel_embed(self, mel) -> np.ndarray:
-        return np.asarray(apply_method(self, "embed_mel", jnp.asarray(mel, jnp.float32)))
 
     def audio_features(self, wave16k) -> np.ndarray:
         """(n,) 16 kHz audio -> (T, d) unit audio embeddings on the 24 FPS frame grid."""

@@ -10,7 +10,7 @@ from .motion import MotionSyncModel
 from .sync import SyncModel
 
 
-def make_sync(cfg: SyncConfig, rngs: nnx.Rngs) -> SyncModel | MotionSyncModel:
+def make_sync(cfg: SyncConfig, rngs: nnx.Rngs) -> SyncModel:
     """The sync model class that `cfg.tower` names."""
     return MotionSyncModel(cfg, rngs) if cfg.tower == "motion" else SyncModel(cfg, rngs)
 
@@ -30,6 +30,6 @@ def load_semantic(folder: str) -> SemanticEncoder:
     return _load(folder, "semantic", SemanticConfig, SemanticEncoder)
 
 
-def load_sync(folder: str) -> SyncModel | MotionSyncModel:
+def load_sync(folder: str) -> SyncModel:
     """Folder or Hub repo id -> trained sync model (either tower)."""
     return _load(folder, "sync", SyncConfig, make_sync)

@@ -87,10 +87,10 @@ def snippet_plan(t: int, f: int, hop: int) -> tuple[list[int], np.ndarray]:
 class SyncModel(nnx.Module):
     """`video_features(frames24) -> (T, d)` (v_syn); `audio_embed(wave16k_snippets) -> (B, d)`."""
 
-    def __init__(self, cfg: SyncConfig, rngs: nnx.Rngs):
+    def __init__(self, cfg: SyncConfig, rngs: nnx.Rngs, video_cls=None, audio_cls=None):
         self.cfg = cfg
-        self.video = VideoEncoder(cfg, rngs)
-        self.audio = AudioEncoder(cfg, rngs)
+        self.video = (video_cls or VideoEncoder)(cfg, rngs)
+        self.audio = (audio_cls or AudioEncoder)(cfg, rngs)
         self.video_head = linear(cfg.dim, cfg.dim, rngs)
         self.audio_head = linear(cfg.dim, cfg.dim, rngs)
         self.log_t = nnx.Param(jnp.asarray(T_INIT, jnp.float32))
