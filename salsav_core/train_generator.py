@@ -49,6 +49,7 @@ class GeneratorRunConfig:
     schedule: str = "constant"        # after warmup: "constant" or "cosine" (decay to 0 at `steps`)
     mask_max: int | None = None       # longest reference span in latent frames (None: TrainConfig's)
     onset_weight: float = 0.0         # TrainConfig.onset_weight (0: the paper's unweighted loss)
+    world: str = "default"            # SynthFoley world of the clips: "default", "varied" or "mixed"
 
 
 RUN_PRESETS = {
@@ -69,16 +70,17 @@ RUN_PRESETS = {
 # ----------------------------------------------------------------------------- feature cache
 
 def _clip_arrays(args):
-    seed, duration, size = args
-    from .data.synthfoley import make_clip
-    c = make_clip(seed, duration, size)
+    seed, duration, size, world = args
+    from .data.synthfoley import world_clip_maker
+    c = world_clip_maker(world)(seed, duration, size)
     return c.frames, c.audio, c.caption
 
 
-def make_clips(seeds, duration: float, size: int, workers: int = 0):
-    """[(frames24 (T,H,W,3) uint8, audio (n,) f32, caption)] for the seeds, in parallel."""
+def make_clips(seeds, duration: float, size: int, workers: int = 0, world: str = "default"):
+    """[(frames24 (T,H,W,3) uint8, audio (n,) f32, caption)] for the seeds, in parallel.
+    world: "default" (classic SynthFoley), "varied" or "mixed" (varied for odd seeds)."""
     workers = workers or os.cpu_count() or 1
-    jobs = [(int(s), duration, size) for s in seeds]
+    jobs = [(int(s), duration, size, world) for s in seeds]
     if workers <= 1:
         return [_clip_arrays(j) for j in jobs]
     import multiprocessing as mp
@@ -138,7 +140,7 @@ def build_cache(run: GeneratorRunConfig, semantic, sync, out_dir: Path, log=prin
     if clips is None:
         rng = np.random.default_rng(run.seed)
         seeds = rng.choice(1_000_000, size=run.n_clips, replace=False)
-        clips = make_clips(seeds, cfg.window_seconds, run.image_size, run.workers)
+        clips = make_clips(seeds, cfg.window_seconds, run.image_size, run.workers, run.world)
     t1 = time.perf_counter()
     if codec is None:
         codec = MelCodec().fit_stats([(a, SAMPLE_RATE) for _, a, _ in clips[: min(256, len(clips))]])
@@ -362,6 +364,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument("--onset-weight", type=float, default=None,
                    help="weight transient frames more in the loss (0: the paper's loss)")
+    p.add_argument("--world", choices=["default", "varied", "mixed"], default=None,
+                   help="SynthFoley world of the training clips (default: the preset's)")
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--no-resume", action="store_true")
     a = p.parse_args(argv)
@@ -377,7 +381,7 @@ def _run_cli(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     run = RUN_PRESETS[a.preset]
     over = {k: v for k, v in dict(steps=a.steps, batch=a.batch, n_clips=a.clips, seed=a.seed,
                                   objective=a.objective, lr=a.lr,
-                                  onset_weight=a.onset_weight).items() if v is not None}
+                                  onset_weight=a.onset_weight, world=a.world).items() if v is not None}
     run = dataclasses.replace(run, **over)
     from .encoders.pretrained import load_semantic, load_sync
     init = None

@@ -397,3 +397,14 @@ def write_mp4(clip: Clip, path: str, crf: int = 23, audio_bitrate: str = "128k")
     video.write_videofile(str(path), fps=clip.fps, codec="libx264", audio_codec="aac",
                           audio_bitrate=audio_bitrate, ffmpeg_params=["-crf", str(crf), "-pix_fmt", "yuv420p"], logger=None)
     return str(path)
+
+
+def world_clip_maker(world: str = "default"):
+    """`make_clip(seed, duration, size)` in a training world: "default" (classic), "varied",
+    or "mixed" (the varied world for odd seeds, the classic one for even seeds)."""
+    if world not in ("default", "varied", "mixed"):
+        raise ValueError(f"unknown training world {world!r}; choose default, varied or mixed")
+    if world == "default":
+        return make_clip
+    return lambda seed, duration=5.0, size=64: make_clip(
+        seed, duration, size, world="varied" if world == "varied" or seed % 2 else None)

@@ -19,7 +19,7 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from ..data.synthfoley import make_clip
+from ..data.synthfoley import world_clip_maker
 from .audio_frontend import HOP, SR as SR_16K, log_mel, snippet_mels, to_16k
 from .losses import dense_siglip_loss, frame_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
 from .motion import MotionSyncModel, frame_pool
@@ -32,16 +32,6 @@ from .text import tokenize
 TRAIN_SEED_MAX = 1_000_000
 SYNC_FPS = 24
 SEM_STRIDE = 3   # 24 FPS -> 8 FPS
-
-
-def default_make_clip(world: str = "default"):
-    """SynthFoley's `make_clip` in `world`; "mixed" draws the varied world for odd seeds."""
-    if world not in ("default", "varied", "mixed"):
-        raise ValueError(f"unknown training world {world!r}; choose default, varied or mixed")
-    if world == "default":
-        return make_clip
-    return lambda seed, duration, size: make_clip(
-        seed, duration, size, world="varied" if world == "varied" or seed % 2 else None)
 
 
 class ClipPool:
@@ -218,7 +208,7 @@ def _train(kind, model, cfg, loss_fn, item_fn, batch_fn, steps, out_dir, resume,
                 start, history = int(meta.get("step", 0)), list(meta.get("history", []))
     rng = np.random.default_rng([seed, start])
     t0 = time.time()
-    pool = ClipPool(make_clip or default_make_clip(getattr(cfg, "world", "default")), item_fn, cfg.pool_clips, cfg.clip_seconds,
+    pool = ClipPool(make_clip or world_clip_maker(getattr(cfg, "world", "default")), item_fn, cfg.pool_clips, cfg.clip_seconds,
                     cfg.image_size, rng)
     pool_s = time.time() - t0
 

@@ -137,3 +137,15 @@ def test_data_bad_world():
         make_clip(1, 1.0, 32, world="nope")
     with pytest.raises(SynthFoleyError):
         make_clip(1, 1.0, 32, world=WorldConfig(fit=("stretch",)))
+
+
+def test_data_world_clip_maker_mixes_by_seed_parity():
+    from salsav_core.data.synthfoley import world_clip_maker
+    from salsav_core.train_generator import make_clips
+    mixed = world_clip_maker("mixed")
+    assert mixed(4, 1.0, 32).frames.tobytes() == make_clip(4, 1.0, 32).frames.tobytes()
+    assert mixed(5, 1.0, 32).frames.tobytes() == make_clip(5, 1.0, 32, world="varied").frames.tobytes()
+    (f, a, cap), = make_clips([5], 1.0, 32, workers=1, world="varied")
+    assert f.tobytes() == make_clip(5, 1.0, 32, world="varied").frames.tobytes() and cap
+    with pytest.raises(ValueError, match="unknown training world"):
+        world_clip_maker("heldout")
