@@ -154,5 +154,6 @@ def listen_report(conn: Connection, token: str, public_id: str, kind: str, label
     conn.execute(Q.touch, {"b_pid": row.pid, "b_now": now})
     conn.execute(Q.event, {"b_tid": row.tid, "b_label": label, "b_kind": kind, "b_seconds": round(credit, 3),
                            "b_now": now})
-    listened = {lab: round(it.listened_s + (credit if lab == label else 0.0), 2) for lab, it in items.items()}
+    listened = {lab: service.shown_listened(it.listened_s + (credit if lab == label else 0.0))
+                for lab, it in items.items()}
     return {"listened": listened, "min_listen_s": need}

@@ -111,4 +111,4 @@ def report(session: Session, token: str, trial_ref: int | str, kind: str, label:
     p.last_active_at = now
     session.add(db.ListenEvent(trial_id=trial.id, label=label, kind=kind, seconds=round(credit, 3), at=now))
     need = min(float(config.get("min_listen_s", 0.0)), float(duration)) if config.get("require_play", True) else 0.0
-    return {"listened": {lab: round(it.listened_s, 2) for lab, it in items.items()}, "min_listen_s": need}
+    return {"listened": {lab: service.shown_listened(it.listened_s) for lab, it in items.items()}, "min_listen_s": need}

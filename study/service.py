@@ -24,6 +24,7 @@ played for the study's minimum (server-credited, see study.listening) before it 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 
 from sqlalchemy import and_, func, or_, select
@@ -201,6 +202,13 @@ def min_listen(study: db.Study, clip: db.Clip) -> float:
     return min(float(study.config.get("min_listen_s", 0.0)), float(clip.duration))
 
 
+def shown_listened(seconds: float) -> float:
+    """Credited play time as the page sees it: rounded *down* to 0.01 s (after the 1e-6 slack the
+    server's own check allows), so the page never sees a track credited with its minimum before
+    the server would accept its scores (the page stops reporting a credited track)."""
+    return math.floor((float(seconds) + 1e-6) * 100) / 100
+
+
 def trial_view(session: Session, trial: db.Trial, media_prefix: str = "/study/media/") -> dict:
     """What the trial page may know: labels, opaque media URLs, saved scores, play time credited.
     No names, no database ids."""
@@ -216,7 +224,7 @@ def trial_view(session: Session, trial: db.Trial, media_prefix: str = "/study/me
         "video": media_prefix + trial.video_token,
         "tracks": [{"label": it.label, "url": media_prefix + it.media_token} for it in trial.items],
         "ratings": saved,
-        "listened": {it.label: round(it.listened_s, 2) for it in trial.items},
+        "listened": {it.label: shown_listened(it.listened_s) for it in trial.items},
         "min_listen_s": min_listen(study, session.get(db.Clip, trial.clip_id)),
     }
 

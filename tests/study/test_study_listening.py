@@ -98,6 +98,36 @@ def test_credit_rule_on_the_server_clock(server):
     assert credited == [0.0, 0.0, 2.0, 2.0 + listening.MAX_BEAT_S]
 
 
+def test_credit_shown_to_the_page_never_runs_ahead_of_the_server(server):
+    """The page stops reporting a track once the `listened` it is shown reaches min_listen_s, so
+    that figure is rounded down: 0.2996 s credited shows as 0.29 (not 0.3 = MIN, which would
+    unlock a track whose scores the server still refuses), and exactly MIN shows as MIN."""
+    import datetime as dt
+
+    from study import hotpath, listening
+    assert [service.shown_listened(x) for x in (0.0, 0.2996, 0.29, MIN, MIN - 5e-7, 1.005)] == \
+        [0.0, 0.29, 0.29, MIN, MIN, 1.0]
+    _, engine, sid = server
+    with db.write_session(engine) as s:
+        p = service.create_participant(s, sid)
+        tok, trial = p.token, p.trials[0]
+        tid, public_id, item = trial.id, trial.public_id, trial.items[0]
+        label = item.label
+        listening.media_fetch(s, trial.video_token)
+        listening.media_fetch(s, item.media_token)
+    t = dt.datetime(2030, 1, 1)
+    with db.write_session(engine) as s:
+        listening.report(s, tok, tid, "play", label, 0, now=t)
+        shown = listening.report(s, tok, tid, "beat", label, 60, now=t + dt.timedelta(seconds=0.2996))
+    assert shown["listened"][label] == 0.29 < shown["min_listen_s"] == MIN
+    with db.write_session(engine) as s:
+        assert service.trial_view(s, s.get(db.Trial, tid))["listened"][label] == 0.29
+        with pytest.raises(service.NotListened):
+            service.submit_ratings(s, tok, tid, {label: {"overall": 3}}, complete=False)
+    with db.write_connection(engine) as c:      # the hot path shows the same
+        assert hotpath.listen_report(c, tok, public_id, "end", label, 0.0)["listened"][label] == 0.29
+
+
 def test_listening_participant_completes_and_the_export_has_the_log(server):
     srv, engine, sid = server
     p = HttpParticipant(srv.url, pid="LISTENER")
