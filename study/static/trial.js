@@ -96,15 +96,23 @@
 
   // ---------------------------------------------------------------- listening reports
   // play / beat / end reports, one at a time and in order; the server credits each with at
-  // most the wall-clock time since the previous one (study/listening.py)
+  // most the wall-clock time since the previous one (study/listening.py). Reports stop for a
+  // track once the server has credited it with min_listen_s (played[label]): the answer that
+  // says so closes its segment without another report, and playing it again sends nothing.
+  // Until then every report is sent, so the beat that completes the credit goes out, and so
+  // does the "end" of a segment paused or switched away from before it was credited.
   const listenUrl = root.dataset.rateUrl + trial.trial_id + "/listen";
-  let segment = null;                       // {label, t}: the track playing since audio time t
+  let segment = null;                       // {label, t}: the track reported since audio time t
   let queue = Promise.resolve();
   let beatTimer = null;
   function send(kind, label, seconds) {
     queue = queue.then(() => getJSON(listenUrl, { method: "POST",
       body: JSON.stringify({ kind, label, seconds: Math.max(0, Math.min(60, seconds)) }) }))
-      .then((r) => { credit(r.listened); refresh(); })
+      .then((r) => {
+        credit(r.listened);
+        if (segment && played[segment.label]) { segment = null; clearInterval(beatTimer); }  // credited
+        refresh();
+      })
       .catch((e) => err("Could not report listening: " + e.message));
     return queue;
   }
@@ -114,20 +122,24 @@
     send(kind, segment.label, now - segment.t);
     segment.t = now;
   }
+  function openSegment(p) {                 // the active track starts playing: a beat every second
+    segment = null;
+    clearInterval(beatTimer);
+    if (played[p.active]) return;           // already credited: nothing to report
+    segment = { label: p.active, t: p.ctx.currentTime };
+    send("play", p.active, 0);
+    beatTimer = setInterval(() => { if (p.playing && segment) closeSegment(p, "beat"); }, 1000);
+  }
   function onPlayerEvent(kind, p, previous) {
     if (kind === "play") {
-      segment = { label: p.active, t: p.ctx.currentTime };
-      send("play", p.active, 0);
-      clearInterval(beatTimer);
-      beatTimer = setInterval(() => { if (p.playing) closeSegment(p, "beat"); }, 1000);
+      openSegment(p);
     } else if (kind === "pause") {
       clearInterval(beatTimer);
       closeSegment(p, "end");
       segment = null;
-    } else if (kind === "select" && p.playing && segment) {
+    } else if (kind === "select" && p.playing) {
       closeSegment(p, "end");
-      segment = { label: p.active, t: p.ctx.currentTime };
-      send("play", p.active, 0);
+      openSegment(p);
     }
   }
 

@@ -1,10 +1,12 @@
 """Participants that speak to the study server the way its pages do (asyncio, over http_client.py).
 
 One `participant()` is one browser: the landing and consent form, the instructions, then per
-trial the page, its state, the video and every track (the media fetches), play / beat / end
-reports while each track plays (a beat a second, as trial.js sends), one save per click and
-the final save ("Next"), then the page again, over one keep-alive connection (http_client.py:
-a light client, so the load generator leaves the CPU to the server). `Pace` sets the human part: the mean time
+trial the page, its state, the video and every track (the media fetches), play / beat reports
+while a track plays until the server has credited its minimum listening time (a beat a second,
+none after the credit, as trial.js sends; these participants never pause early, so they never
+send "end"), one save per click and the final save ("Next"), then the page again, over one
+keep-alive connection (http_client.py: a light client, so the load generator leaves the CPU to
+the server). `Pace` sets the human part: the mean time
 between actions (0 = as fast as the server answers) with jitter.
 
 Every answer is timed per endpoint into a `Recorder`, with the scores the server acknowledged;
@@ -116,19 +118,21 @@ class Browser:
             return r
 
 
-async def _listen(b: Browser, api: str, label: str, need: float, rng: random.Random) -> None:
-    """Play one track until the server credits `need` seconds: play, a beat a second, end."""
+async def _listen(b: Browser, api: str, label: str, need: float, credited: float) -> None:
+    """Play one track as trial.js reports it: nothing if the server already credited `need`
+    seconds (or `need` is 0); else play, then a beat a second until an answer shows the credit,
+    and no more (trial.js closes a credited track's segment without a report)."""
+    if need <= 0 or credited >= need - 1e-6:
+        return
     url = f"{api}/listen"
-    await b.call("listen", "POST", url, json={"kind": "play", "label": label, "seconds": 0.0})
-    last, credited = time.monotonic(), 0.0
-    while credited + 1e-6 < need:
+    r = await b.call("listen", "POST", url, json={"kind": "play", "label": label, "seconds": 0.0})
+    last, credited = time.monotonic(), float(r.json()["listened"].get(label, 0.0))
+    while credited < need - 1e-6:
         await asyncio.sleep(b.pace.beat_s)
         now = time.monotonic()
         r = await b.call("listen", "POST", url, json={"kind": "beat", "label": label,
                                                        "seconds": round(min(now - last, 5.0), 3)})
         last, credited = now, float(r.json()["listened"].get(label, 0.0))
-    await b.call("listen", "POST", url, json={"kind": "end", "label": label,
-                                               "seconds": round(min(time.monotonic() - last, 5.0), 3)})
 
 
 async def participant(base: str, pid: str, pace: Pace, rec: Recorder, seed: int = 0,
@@ -179,8 +183,7 @@ async def _session(b: Browser, pid: str, rng: random.Random, study: str | None, 
         need = float(t.get("min_listen_s") or 0.0)
         for tr in t["tracks"]:
             lab = tr["label"]
-            if float(t.get("listened", {}).get(lab, 0.0)) + 1e-6 < need or need == 0:
-                await _listen(b, api, lab, need, rng)
+            await _listen(b, api, lab, need, float(t.get("listened", {}).get(lab, 0.0)))
             for ax in axes:
                 if t["ratings"].get(lab, {}).get(ax) == scores[lab][ax]:
                     continue
