@@ -26,13 +26,14 @@ from fastapi.staticfiles import StaticFiles
 
 from . import admin, db, hotpath, listening, service
 from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
-from .pages import HERE, StudyRoute, StudySecurity, error_response, render
+from .pages import HERE, StudyRoute, StudySecurity, error_response, json_answer, render
 from .settings import StudySettings
 
 TokenPath = Annotated[Token, PathParam()]
 TrialPath = Annotated[PublicId, PathParam()]
 FormText = Annotated[str, Form(max_length=128)]
 _RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
+_SAVED = {"saved": True}
 
 
 def media_response(request: Request, path: str, mime: str) -> Response:
@@ -169,13 +170,14 @@ class StudyApp:
 
         @r.get(pre + "/api/{token}/state")
         def api_state(token: TokenPath):
-            return self.state(token)
+            return json_answer(self.state(token))
 
         @r.post(pre + "/api/{token}/trials/{trial_id}/listen")
         def api_listen(token: TokenPath, trial_id: TrialPath, body: ListenBody):
             """A play report {kind: play|beat|end, label, seconds} -> the credited play time per label."""
             with db.write_connection(self.engine) as c:  # = listening.report, in a few Core statements
-                return hotpath.listen_report(c, token, trial_id, body.kind, body.label, body.seconds)
+                out = hotpath.listen_report(c, token, trial_id, body.kind, body.label, body.seconds)
+            return json_answer(out)
 
         @r.post(pre + "/api/{token}/trials/{trial_id}/ratings")
         def api_rate(token: TokenPath, trial_id: TrialPath, body: RatingsBody):
@@ -184,10 +186,11 @@ class StudyApp:
             if not body.complete:  # a click: = service.submit_ratings(complete=False), in a few Core statements
                 with db.write_connection(self.engine) as c:
                     hotpath.save_click(c, token, trial_id, ratings)
-                return {"saved": True}
+                return json_answer(_SAVED)
             with db.write_session(self.engine) as s:  # the save and the next state: one transaction
                 service.submit_ratings(s, token, trial_id, ratings, complete=True)
-                return self.state(token, s)
+                out = self.state(token, s)
+            return json_answer(out)
 
         @r.get(pre + "/media/{media_token}")
         def media(request: Request, media_token: TokenPath):
