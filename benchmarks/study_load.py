@@ -5,8 +5,9 @@
     python -m benchmarks.study_load --mode hammer --n 100 --backends postgresql --workers 2 --kill-at 8
 
 Each participant (tests/study/page_client.py) goes through the landing and consent form, the
-instructions, then per trial: the page, its state, the video and the tracks, play/beat/end
-reports while each track plays, one save per click and the final save. For every backend
+instructions, then per trial: the page, its state, the video and the tracks, play/beat reports
+until the server has credited each track's minimum listening time, one save per click and the
+final save. For every backend
 (SQLite file, PostgreSQL 15 started here from Debian's package, fsync on) and worker count,
 a fresh copy of one prepared study is served by `python -m study serve --workers W` on
 127.0.0.1 (nothing else is reached) and loaded by N participants:
