@@ -50,6 +50,16 @@ def mel_frames_for(n_frames: int) -> int:
     return int(np.ceil((n_frames - 0.5) / SYNC_FPS * MEL_RATE)) + 1
 
 
+def onset_strength(mel, n_frames: int):
+    """(B, T_mel, n_mels) log-mel -> (B, n_frames) onset strength on the 24 FPS grid: the
+    positive flux (sum over bands of the rise since the previous 10 ms frame), pooled onto the
+    frames and standardized per clip. Made from the audio alone, so any video with sound has it."""
+    rise = jnp.maximum(mel[:, 1:] - mel[:, :-1], 0.0).sum(axis=-1)
+    flux = jnp.concatenate([jnp.zeros_like(rise[:, :1]), rise], axis=1)             # (B, T_mel)
+    x = jnp.einsum("tm,bm->bt", jnp.asarray(frame_pool(mel.shape[1], n_frames)), flux)
+    return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-3)
+
+
 class TemporalBlock(nnx.Module):
     """Pre-norm residual 1-D conv over time: x + W2 gelu(conv_k,dil(LN x))."""
 
@@ -117,6 +127,8 @@ class MotionSyncModel(SyncModel):
 
     def __init__(self, cfg: SyncConfig, rngs: nnx.Rngs):
         super().__init__(cfg, rngs, MotionVideoEncoder, MotionAudioEncoder)
+        if cfg.flux_weight > 0:                       # training-only head (`onset_flux_loss`)
+            self.flux_head = linear(cfg.dim, 1, rngs)
 
     # traced pieces
     def frame_features(self, frames_u8):  # (B, T, H, W, 3) uint8 -> (B, T, d)

@@ -71,6 +71,9 @@ class SyncConfig(DictConfig):
     dense_weight: float = 0.0    # per-frame SigLIP term (frame i ↔ audio token i across snippets)
     shift_weight: float = 0.0    # per-frame term within a snippet against audio shifted by a
     shift_tokens: int = 4        # random ±shift_tokens tokens: only content tells the offset
+    flux_weight: float = 0.0     # motion tower: also regress each frame's audio onset strength
+                                 # (positive log-mel flux, from the clip's own audio: no labels)
+                                 # from its video feature through a linear head
     clips_per_batch: int = 3
     snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
     lr: float = 1e-3
@@ -109,6 +112,12 @@ SYNC_PRESETS: dict[str, SyncConfig] = {
                          conv_widths=(32, 64, 128), clips_per_batch=6, clip_seconds=5.0,
                          crop_seconds=3.0, world="mixed", pool_clips=96, refresh_per_step=1, lr=2e-3,
                          warmup=100, ckpt_every=100),
+    # the same tower with the audio-onset term: fine-tunes a `motion` model (`--init`)
+    "motion-flux": SyncConfig(name="motion-flux", tower="motion", image_size=64, patch=4, dim=128,
+                              n_mels=64, conv_widths=(32, 64, 128), clips_per_batch=6,
+                              clip_seconds=5.0, crop_seconds=3.0, world="mixed", pool_clips=96,
+                              refresh_per_step=1, lr=1e-3, warmup=50, ckpt_every=100,
+                              flux_weight=1.0),
     "motion-tiny": SyncConfig(name="motion-tiny", tower="motion", image_size=32, patch=8, dim=32,
                               n_mels=32, conv_widths=(8, 16), temporal_dilations=(1, 2), clips_per_batch=2,
                               clip_seconds=2.0, pool_clips=4, refresh_per_step=1, lr=3e-3,

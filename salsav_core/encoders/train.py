@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..data.synthfoley import world_clip_maker
 from .audio_frontend import HOP, SR as SR_16K, log_mel, snippet_mels, to_16k
 from .losses import dense_siglip_loss, frame_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
-from .motion import MotionSyncModel, frame_pool
+from .motion import MotionSyncModel, frame_pool, onset_strength
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .semantic import SemanticEncoder, frames_to_float
 from .state_io import load_params, load_train_state, read_meta, save_folder
@@ -178,6 +178,9 @@ def motion_sync_loss(model: MotionSyncModel, batch):
     fa = model.audio_frames(batch["mel"], fv.shape[1])               # (B, T, D) same grid
     zv, za = model.video_unit(fv), model.audio_unit(fa)
     loss = frame_siglip_loss(zv, za, model.log_t[...], model.bias[...])
+    if model.cfg.flux_weight > 0:        # when the sound rises, from the picture alone
+        pred = model.flux_head(fv)[..., 0]                           # (B, T)
+        loss = loss + model.cfg.flux_weight * jnp.mean((pred - onset_strength(batch["mel"], fv.shape[1])) ** 2)
     # accuracy: the audio frame that best matches each video frame, within the clip, is at most
     # one frame away (weighted by how far the audio frame stands out: onsets, not silence)
     sim = jnp.einsum("btd,bsd->bts", zv, za)
@@ -327,11 +330,18 @@ def main(argv=None):
     ap.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
     ap.add_argument("--no-resume", action="store_true")
     ap.add_argument("--no-progress", action="store_true", help="plain log lines instead of a tqdm bar")
+    ap.add_argument("--init", default=None, help="sync only: start from this trained sync model folder")
     a = ap.parse_args(argv)
+    kw = {}
+    if a.init is not None:
+        if a.kind != "sync":
+            ap.error("--init is for the sync model")
+        from .pretrained import load_sync
+        kw["init"] = load_sync(a.init)
     fn = train_semantic if a.kind == "semantic" else train_sync
     _, metrics = fn(a.preset, a.steps, a.out, resume=not a.no_resume, seed=a.seed,
                     log_every=a.log_every, progress=not a.no_progress,
-                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes)
+                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes, **kw)
     print({k: v for k, v in metrics.items() if k not in ("losses", "history")})
 
 

@@ -103,3 +103,24 @@ def test_motion_tiny_trains_and_round_trips(tmp_path, clip3):
     loaded = load_sync(out)
     assert isinstance(loaded, MotionSyncModel)
     np.testing.assert_array_equal(loaded.video_features(clip3.frames[:30]), model.video_features(clip3.frames[:30]))
+
+
+def test_onset_strength_marks_the_rise_of_a_sound():
+    from salsav_core.encoders.motion import onset_strength
+    mel = np.full((1, 101, 8), -5.0, np.float32)     # 1 s of silence on the 10 ms grid
+    mel[0, 50:60] = 2.0                               # a sound starting at 0.50 s
+    s = np.asarray(onset_strength(jnp.asarray(mel), 24))[0]
+    assert s.shape == (24,) and int(np.argmax(s)) == 12  # 0.50 s = frame 12 at 24 FPS
+    assert abs(float(s.mean())) < 1e-5 and s[12] > 3 * np.sort(s)[-2]
+
+
+@pytest.mark.slow
+def test_flux_term_trains_from_a_motion_init(tmp_path):
+    base, _ = train_sync("motion-tiny", 2, str(tmp_path / "base"), progress=False, log_every=1)
+    assert not hasattr(base, "flux_head")
+    cfg = dataclasses.replace(sync_preset("motion-tiny"), flux_weight=1.0)
+    model, m = train_sync(cfg, 25, str(tmp_path / "flux"), progress=False, log_every=5, init=base)
+    assert model.flux_head.kernel[...].shape == (cfg.dim, 1)
+    assert np.mean(m["losses"][-5:]) < np.mean(m["losses"][:5]), m["losses"]
+    loaded = load_sync(str(tmp_path / "flux"))
+    assert loaded.cfg.flux_weight == 1.0 and hasattr(loaded, "flux_head")
