@@ -232,9 +232,10 @@ def make_engine(url: str, *, create: bool = True, upgrade: bool = False) -> Engi
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif url.startswith("postgresql"):
-        # one pool per worker process, as large as its thread pool (AnyIO: 40), so a request never
-        # waits for a connection (keep workers x 40 under the server's max_connections, 100 by
-        # default); pre-ping drops connections a database restart has closed
+        # one pool per worker process, at least as large as its thread pool (StudySettings.threads,
+        # 8 by default; AnyIO's 40 when uncapped), so a request never waits for a connection (keep
+        # workers x 40 under the server's max_connections, 100 by default); pre-ping drops
+        # connections a database restart has closed
         kwargs.update(pool_size=10, max_overflow=30, pool_timeout=60, pool_pre_ping=True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":

@@ -15,6 +15,10 @@ class StudySettings:
     cookie_secure: bool = False        # set True behind HTTPS
     prefix: str = "/study"
     admin_prefix: str = "/admin"
+    # threads that run the (sync) routes, per process: AnyIO's default limiter, 40 unless set.
+    # The routes' database work is short and SQLite takes one writer at a time, so a few threads
+    # serve as much as 40, with less switching (env SALSAV_STUDY_THREADS overrides; 0 keeps 40)
+    threads: int = dataclasses.field(default_factory=lambda: int(os.environ.get("SALSAV_STUDY_THREADS", "8")))
 
     def resolved_admin_password(self) -> str | None:
         return self.admin_password or os.environ.get("SALSAV_ADMIN_PASSWORD") or None

@@ -15,14 +15,16 @@ Errors are answered by `pages.StudyRoute`; bodies are limited and security heade
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 from pathlib import Path
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Form, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from . import admin, db, hotpath, listening, service
 from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
@@ -34,6 +36,33 @@ TrialPath = Annotated[PublicId, PathParam()]
 FormText = Annotated[str, Form(max_length=128)]
 _RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
 _SAVED = {"saved": True}
+_STATIC_MIME = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+class StaticAssets:
+    """study/static, read once into memory: the same bytes and headers for every participant.
+
+    Pages link them under `{prefix}/static/{version}` (`version`: a hash of all of them), cached by
+    the browser for a year, so a participant's next page loads them from its cache; a new
+    version (the files changed) has new URLs. `{prefix}/static/{name}` (and an old version's
+    URL) answer the current bytes with `no-cache`. No ETag or Last-Modified; answered on the
+    event loop (no file system access, no thread)."""
+
+    def __init__(self, directory: Path = HERE / "static"):
+        files = {f.name: f.read_bytes() for f in sorted(directory.iterdir())
+                 if f.is_file() and f.suffix in _STATIC_MIME}
+        digest = hashlib.sha256()
+        for name, body in files.items():
+            digest.update(name.encode() + b"\0" + body + b"\0")
+        self.version = digest.hexdigest()[:12]
+        self.files = {name: (body, _STATIC_MIME[Path(name).suffix]) for name, body in files.items()}
+
+    def response(self, name: str, version: str | None) -> Response | None:
+        found = self.files.get(name)
+        if found is None:
+            return None
+        cache = "public, max-age=31536000, immutable" if version == self.version else "no-cache"
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": cache})
 
 
 def media_response(request: Request, path: str, mime: str) -> Response:
@@ -67,6 +96,8 @@ class StudyApp:
     def __init__(self, settings: StudySettings, engine=None):
         self.settings = settings
         self.engine = engine or db.make_engine(settings.db_url)
+        self.assets = StaticAssets()
+        self.static_url = f"{settings.prefix}/static/{self.assets.version}"   # what the pages link
 
     def state(self, token: str, session=None, trial: bool = True) -> dict:
         """The participant's state; with `trial`, the current trial too, marked as shown (its time
@@ -122,7 +153,7 @@ class StudyApp:
                 cfg, sid = service.public_config(row), row.id
             return render("consent.html", title=cfg["title"], consent=cfg["consent"], action=f"{pre}/consent",
                           study_id=sid, pid=PROLIFIC_PID or "", ext_study=STUDY_ID or "",
-                          ext_session=SESSION_ID or "", static=f"{pre}/static")
+                          ext_session=SESSION_ID or "", static=self.static_url)
 
         @r.post(pre + "/consent")
         def consent(study_id: Annotated[int, Form(ge=1, le=2**31)], agree: FormText = "",
@@ -140,7 +171,7 @@ class StudyApp:
         def page(token: TokenPath):
             state = self.state(token, trial=False)  # the page's script fetches the trial itself
             cfg = state["config"]
-            common = dict(title=cfg["title"], static=f"{pre}/static", token=token, pre=pre,
+            common = dict(title=cfg["title"], static=self.static_url, token=token, pre=pre,
                           preview=state["preview"])
             if state["done"]:
                 return render("done.html", code=state["completion_code"], url=state["completion_url"], **common)
@@ -192,6 +223,15 @@ class StudyApp:
                 out = self.state(token, s)
             return json_answer(out)
 
+        @r.api_route(pre + "/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+        async def static(request: Request, name: Annotated[str, PathParam(max_length=64)]):
+            return self.assets.response(name, None) or error_response(request, 404, "not found")
+
+        @r.api_route(pre + "/static/{version}/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+        async def static_versioned(request: Request, version: Annotated[str, PathParam(max_length=64)],
+                                   name: Annotated[str, PathParam(max_length=64)]):
+            return self.assets.response(name, version) or error_response(request, 404, "not found")
+
         @r.get(pre + "/media/{media_token}")
         def media(request: Request, media_token: TokenPath):
             with db.read_session(self.engine) as s:
@@ -207,6 +247,21 @@ class StudyApp:
         return r
 
 
+def cap_threads(app: FastAPI, threads: int) -> None:
+    """At start-up (the app's lifespan), cap AnyIO's default thread limiter, which runs every sync
+    route of the process (40 threads unless changed), at `threads` (0: leave it)."""
+    if threads <= 0:
+        return
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        async with inner(a) as state:
+            yield state
+    app.router.lifespan_context = lifespan
+
+
 def mount(app: FastAPI, settings: StudySettings, engine=None) -> StudyApp:
     """Add /study (participant pages, API, media) and /admin to an existing FastAPI app.
 
@@ -214,9 +269,9 @@ def mount(app: FastAPI, settings: StudySettings, engine=None) -> StudyApp:
     """
     sa = StudyApp(settings, engine)
     app.include_router(sa.router())
-    app.mount(settings.prefix + "/static", StaticFiles(directory=HERE / "static"), name="study-static")
     app.include_router(admin.router(sa.engine, settings))
     app.add_middleware(StudySecurity, prefixes=(settings.prefix, settings.admin_prefix))
+    cap_threads(app, settings.threads)
     return sa
 
 
