@@ -17,7 +17,8 @@ class StudySettings:
     admin_prefix: str = "/admin"
     # threads that run the (sync) routes, per process: AnyIO's default limiter, 40 unless set.
     # The routes' database work is short and SQLite takes one writer at a time, so a few threads
-    # serve as much as 40, with less switching (env SALSAV_STUDY_THREADS overrides; 0 keeps 40)
+    # serve as much as 40 (measured: experiments/study-load/concurrency.md); env SALSAV_STUDY_THREADS
+    # overrides (0 keeps AnyIO's 40)
     threads: int = dataclasses.field(default_factory=lambda: int(os.environ.get("SALSAV_STUDY_THREADS", "8")))
 
     def resolved_admin_password(self) -> str | None:
