@@ -15,6 +15,14 @@ endpoint's loop again under cProfile and prints the top functions by cumulative 
 does the same over HTTP: `python -m study serve` (1 worker, uvicorn + httptools) on 127.0.0.1,
 20 keep-alive clients (tests/study/http_client.py) sending n requests of each kind; the server's
 CPU (user + system of its processes, from /proc) divided by the requests.
+
+    python experiments/study-load/profile_requests.py --startup [--n 200] [--prior 0]
+
+a participant's start, in one process, for the load benchmark's study (10 clips x 5 trials):
+landing, consent (`POST /study/consent`), page, instructions, page, state, then the final
+saves (`/ratings` with complete=true, which answers the next state) of the first trial, for n
+new participants; `--prior K` first adds K completed participants (the study's size).
+CPU per request of each kind, as above.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ class Asgi:
     async def __call__(self, method: str, path: str, body: bytes = b"", query: bytes = b"",
                        headers: tuple = ()) -> tuple[int, dict, bytes]:
         hs = [(b"host", b"127.0.0.1:7861"), (b"user-agent", b"Mozilla/5.0"), (b"accept", b"*/*")]
-        if body:
+        if body and not any(k == b"content-type" for k, _ in headers):
             hs += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         hs += list(headers)
         scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
@@ -74,8 +82,8 @@ class Asgi:
         return out["status"], out["headers"], out["body"]
 
 
-def build(tmp: Path):
-    manifest = write_study(tmp / "stim", n_clips=3, trials=3, duration=2.0, name="profile",
+def build(tmp: Path, n_clips: int = 3, trials: int = 3):
+    manifest = write_study(tmp / "stim", n_clips=n_clips, trials=trials, duration=2.0, name="profile",
                            extra={"min_listen_s": 0.0})
     url = f"sqlite:///{tmp / 'p.db'}"
     engine = db.make_engine(url)
@@ -212,6 +220,70 @@ async def main_async(args) -> None:
         engine.dispose()
 
 
+async def startup_main(args) -> None:
+    """Consent, state and the final save of new participants (see the module's docstring)."""
+    from urllib.parse import urlencode
+    with tempfile.TemporaryDirectory() as d:
+        engine, app = build(Path(d), n_clips=10, trials=5)
+        c = Asgi(app)
+        form = {"Content-Type": b"application/x-www-form-urlencoded"}
+        cpu = {k: 0.0 for k in ("landing", "consent", "page", "instructions", "state", "final save")}
+        counts = dict.fromkeys(cpu, 0)
+
+        async def timed(kind, *a, **kw):
+            c0 = time.process_time()
+            out = await c(*a, **kw)
+            cpu[kind] += time.process_time() - c0
+            counts[kind] += 1
+            return out
+
+        async def join(i: int, measure: bool) -> None:
+            run = timed if measure else (lambda _k, *a, **kw: c(*a, **kw))
+            st, _, b = await run("landing", "GET", "/study", query=f"PROLIFIC_PID=S{i}".encode())
+            assert st == 200, b
+            sid = b.split(b'name="study_id" value="')[1].split(b'"')[0].decode()
+            body = urlencode({"study_id": sid, "agree": "yes", "PROLIFIC_PID": f"S{i}"}).encode()
+            st, h, b = await run("consent", "POST", "/study/consent", body,
+                                 headers=((b"content-type", form["Content-Type"]),
+                                          (b"content-length", str(len(body)).encode())))
+            assert st == 303, (st, b)
+            tok = h[b"location"].decode().rsplit("/", 1)[1]
+            assert (await run("page", "GET", f"/study/p/{tok}"))[0] == 200
+            assert (await run("instructions", "POST", f"/study/p/{tok}/instructions"))[0] == 303
+            assert (await run("page", "GET", f"/study/p/{tok}"))[0] == 200
+            st, _, b = await run("state", "GET", f"/study/api/{tok}/state")
+            assert st == 200, b
+            t = json.loads(b)["trial"]
+            for u in [t["video"]] + [x["url"] for x in t["tracks"]]:
+                assert (await c("GET", u))[0] == 200
+            ratings = {x["label"]: {a: 3 for a in ("overall", "sync", "quality")} for x in t["tracks"]}
+            body = json.dumps({"ratings": ratings, "complete": True}).encode()
+            st, _, b = await run("final save", "POST", f"/study/api/{tok}/trials/{t['trial_id']}/ratings", body)
+            assert st == 200, b
+
+        with db.write_session(engine) as s:
+            from study import service
+            sid = service.get_study(s, None).id
+        for i in range(args.prior):   # completed participants: the study's size
+            with db.write_session(engine) as s:
+                tok = service.create_participant(s, sid, external_id=f"done{i}").token
+            with db.write_session(engine) as s:
+                from sqlalchemy import update
+                p = service.get_participant(s, tok)
+                now = db.utcnow()
+                s.execute(update(db.Trial).where(db.Trial.participant_id == p.id).values(completed_at=now))
+                p.completed_at, p.completion_code = now, "X"
+        for i in range(10):            # warm up: caches, prepared statements, the thread pool
+            await join(10**6 + i, False)
+        for i in range(args.n):
+            await join(i, True)
+        print(f"CPU per request (ms) of {args.n} new participants' start, in one process "
+              f"({args.prior} completed participants before):")
+        for k, v in cpu.items():
+            print(f"  {k:28s} {1000 * v / max(1, counts[k]):6.2f}   ({counts[k]} requests)")
+        engine.dispose()
+
+
 async def http_loops(base: str, n: int, clients: int = 20, only: str | None = None) -> dict:
     from benchmarks.study_load import cpu_seconds
     from tests.study.http_client import HttpClient
@@ -304,8 +376,13 @@ def main() -> None:
     ap.add_argument("--server-profile", default=None, help="with --http: run the server under cProfile, to FILE")
     ap.add_argument("--only", default=None, help="with --http: this endpoint only")
     ap.add_argument("--http", action="store_true", help="through `python -m study serve` on 127.0.0.1")
+    ap.add_argument("--startup", action="store_true",
+                    help="new participants' landing, consent, page, instructions, state, final save (10 clips x 5)")
+    ap.add_argument("--prior", type=int, default=0, help="with --startup: completed participants added first")
     args = ap.parse_args()
-    if args.http:
+    if args.startup:
+        asyncio.run(startup_main(args))
+    elif args.http:
         http_main(args)
     else:
         asyncio.run(main_async(args))
