@@ -1,4 +1,5 @@
-"""The two requests a trial page sends most often, in a few Core statements each.
+"""The two requests a trial page sends most often, in a few Core statements each (and, below,
+joining, the trial state and the final save, the costliest ones of a participant's start).
 
 A trial page saves every click (`save_click`) and reports about once a second while a track
 plays (`listen_report`). `service.submit_ratings(complete=False)` and `listening.report` do the
@@ -15,16 +16,18 @@ BEGIN IMMEDIATE already serialises writers.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import secrets
 import types
 import weakref
 
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from . import db, listening, service
-from .errors import NotListened, StudyError, TrialClosed, TrialNotFound, UnknownParticipant
+from . import db, design, listening, service
+from .errors import InvalidRatings, NotListened, StudyError, TrialClosed, TrialNotFound, UnknownParticipant
 
 P, T, I, R, E = (db.Participant.__table__, db.Trial.__table__, db.TrialItem.__table__, db.Rating.__table__,
                  db.ListenEvent.__table__)
@@ -157,3 +160,233 @@ def listen_report(conn: Connection, token: str, public_id: str, kind: str, label
     listened = {lab: service.shown_listened(it.listened_s + (credit if lab == label else 0.0))
                 for lab, it in items.items()}
     return {"listened": listened, "min_listen_s": need}
+
+
+# --------------------------------------------------------------------------- joining and the trial state
+#
+# `create_participant` (consent), `trial_state` (GET /state) and `complete_trial` (the final save,
+# which answers the next state in the same transaction) do what service.create_participant,
+# web.StudyApp.state and service.submit_ratings(complete=True) did through the ORM, in prebuilt
+# Core statements: the plan's trials and items go in as two bulk inserts, and the balance counts
+# are one aggregate over the counted participants' trials (study.service._counted).
+
+S, C, K = db.Study.__table__, db.Clip.__table__, db.Track.__table__
+
+
+def _counted_core():
+    """service._counted as Core, with the study id and the abandon cutoff as parameters."""
+    return and_(P.c.study_id == bindparam("sid"), P.c.excluded.is_(False), P.c.is_preview.is_(False),
+                or_(P.c.completed_at.is_not(None),
+                    func.coalesce(P.c.last_active_at, P.c.created_at) >= bindparam("cutoff")))
+
+
+def _join_statements():
+    counted = _counted_core()
+    lock = select(S.c.id, S.c.closed_at, S.c.max_participants).where(S.c.id == bindparam("sid"))
+    return types.SimpleNamespace(
+        study={"sqlite": lock, "postgresql": lock.with_for_update()},   # one plan at a time per study
+        study_by_id=select(S.c.id).where(S.c.id == bindparam("sid")),
+        study_by_name=select(S.c.id).where(S.c.name == bindparam("name")).limit(1),
+        study_newest=select(S.c.id).order_by(S.c.id.desc()).limit(1),
+        by_external=select(P.c.id, P.c.token).where(P.c.study_id == bindparam("sid"),
+                                                    P.c.external_id == bindparam("ext")),
+        n_counted=select(func.count()).select_from(P).where(counted),
+        clip_counts=(select(T.c.clip_id, func.count()).select_from(P.join(T, T.c.participant_id == P.c.id))
+                     .where(counted, T.c.is_attention.is_(False)).group_by(T.c.clip_id)),
+        clips=select(C.c.id).where(C.c.study_id == bindparam("sid")).order_by(C.c.id),
+        tracks=(select(K.c.clip_id, K.c.system_id, K.c.id).select_from(K.join(C, K.c.clip_id == C.c.id))
+                .where(C.c.study_id == bindparam("sid"), K.c.check_kind.is_(None))),
+        new_participant=P.insert(),
+        new_trials=T.insert().returning(T.c.id, sort_by_parameter_order=True),
+        new_items=I.insert(),
+        instructions=update(P).where(P.c.id == bindparam("b_pid")).values(
+            instructions_done_at=func.coalesce(P.c.instructions_done_at, bindparam("b_now")),
+            last_active_at=bindparam("b_now2")),
+        # the state
+        participant=select(P.c.id, P.c.study_id, P.c.completed_at, P.c.instructions_done_at, P.c.is_preview,
+                           P.c.completion_code).where(P.c.token == bindparam("token")),
+        next_trial=(select(T.c.id, T.c.public_id, T.c.order, T.c.video_token, T.c.clip_id, T.c.started_at)
+                    .where(T.c.participant_id == bindparam("pid"), T.c.completed_at.is_(None))
+                    .order_by(T.c.order).limit(1)),
+        n_trials=select(func.count()).select_from(T).where(T.c.participant_id == bindparam("pid")),
+        n_open=select(func.count()).select_from(T).where(T.c.participant_id == bindparam("pid"),
+                                                         T.c.completed_at.is_(None)),
+        start=update(T).where(T.c.id == bindparam("b_tid"), T.c.started_at.is_(None)).values(
+            started_at=bindparam("b_now")),
+        view_items=select(I.c.label, I.c.media_token, I.c.listened_s).where(I.c.trial_id == bindparam("tid"))
+        .order_by(I.c.label),
+        ratings=select(R.c.label, R.c.axis, R.c.score).where(R.c.trial_id == bindparam("tid")).order_by(R.c.id),
+        # the final save
+        complete=update(T).where(T.c.id == bindparam("b_tid")).values(completed_at=bindparam("b_now")),
+        finish=update(P).where(P.c.id == bindparam("b_pid"), P.c.completed_at.is_(None)).values(
+            completed_at=bindparam("b_now"), completion_code=bindparam("b_code")),
+    )
+
+
+J = _join_statements()
+
+
+def study_id(conn: Connection, study: int | str | None = None) -> int:
+    """service.get_study's lookup (by id, by name, or the newest study), the id only."""
+    sid = None
+    if study is None:
+        sid = conn.execute(J.study_newest).scalar()
+    elif isinstance(study, int) or (isinstance(study, str) and study.isdigit()):
+        if 0 < int(study) < service.MAX_DB_INT:
+            sid = conn.execute(J.study_by_id, {"sid": int(study)}).scalar()
+    else:
+        sid = conn.execute(J.study_by_name, {"name": study}).scalar()
+    if sid is None:
+        raise service.UnknownStudy("no such study" if study is not None else "no study has been created yet")
+    return sid
+
+
+def _cutoff(study: _Study):
+    return db.utcnow() - dt.timedelta(minutes=float(study.config.get("abandon_after_min", 60.0)))
+
+
+def clip_counts(conn: Connection, sid: int) -> dict[int, int]:
+    """service._clip_counts: times each clip (in id order) was given to a counted participant."""
+    study = _study(conn, sid)
+    clips = _cached(conn, ("clips", sid), lambda: conn.execute(J.clips, {"sid": sid}).scalars().all())
+    counts = dict.fromkeys(clips, 0)
+    for cid, n in conn.execute(J.clip_counts, {"sid": sid, "cutoff": _cutoff(study)}):
+        counts[cid] = n
+    return counts
+
+
+def _study(conn: Connection, sid: int) -> _Study:
+    return _cached(conn, ("study", sid), lambda: _Study(conn.execute(Q.study, {"id": sid}).scalar()))
+
+
+def _tracks(conn: Connection, sid: int) -> dict[int, dict[int, int]]:
+    def load():
+        out: dict[int, dict[int, int]] = {}
+        for clip_id, system_id, track_id in conn.execute(J.tracks, {"sid": sid}):
+            out.setdefault(clip_id, {})[system_id] = track_id
+        return out
+    return _cached(conn, ("tracks", sid), load)
+
+
+def create_participant(conn: Connection, sid: int, external_id: str | None = None, *,
+                       external_study_id: str | None = None, external_session_id: str | None = None,
+                       seed: int | None = None, consent: bool = True, preview: bool = False) -> tuple[int, str]:
+    """service.create_participant: (id, token) of a new participant with their planned trials, or of
+    the existing one with this `external_id` in this study. Same rules and errors."""
+    if not consent:
+        raise service.ConsentRequired("consent is needed before the study can start")
+    if not isinstance(sid, int) or isinstance(sid, bool) or not 0 < sid < service.MAX_DB_INT:
+        sid = study_id(conn, sid if isinstance(sid, str) else str(sid))
+    row = conn.execute(J.study[conn.dialect.name], {"sid": sid}).first()   # FOR UPDATE on PostgreSQL
+    if row is None:
+        raise service.UnknownStudy("no such study")
+    if external_id and not preview:
+        existing = conn.execute(J.by_external, {"sid": sid, "ext": external_id}).first()
+        if existing is not None:
+            return existing.id, existing.token
+    study = _study(conn, sid)
+    if not preview:
+        if row.closed_at is not None:
+            raise service.StudyClosed("this study is closed; thank you for your interest")
+        if row.max_participants is not None and conn.execute(
+                J.n_counted, {"sid": sid, "cutoff": _cutoff(study)}).scalar() >= row.max_participants:
+            raise service.StudyClosed("this study has all the participants it needs; thank you for your interest")
+    cfg = study.config
+    seed = design.new_seed() if seed is None else int(seed)
+    checks = [design.CheckOption(c["clip_id"], c["track_id"], c["replaces_system_id"])
+              for c in cfg.get("checks", [])]
+    plans = design.plan_trials(seed, clip_counts(conn, sid), cfg["trials_per_participant"],
+                               _tracks(conn, sid), checks, cfg.get("checks_per_participant", 0))
+    now = db.utcnow()
+    token = design.new_token()
+    pid = conn.execute(J.new_participant, {
+        "study_id": sid, "token": token, "seed": seed, "external_id": None if preview else external_id,
+        "external_study_id": external_study_id, "external_session_id": external_session_id,
+        "created_at": now, "consent_at": now, "is_preview": preview, "excluded": False,
+        "last_active_at": now}).inserted_primary_key[0]
+    if plans:
+        tids = conn.execute(J.new_trials, [
+            {"participant_id": pid, "clip_id": plan.clip_id, "order": order, "is_attention": plan.is_attention,
+             "video_token": design.new_token(), "public_id": design.new_token(18)}
+            for order, plan in enumerate(plans)]).scalars().all()
+        conn.execute(J.new_items, [
+            {"trial_id": tid, "label": label, "track_id": track_id, "media_token": design.new_token(),
+             "listened_s": 0.0, "plays": 0}
+            for tid, plan in zip(tids, plans) for label, track_id in plan.mapping.items()])
+    return pid, token
+
+
+def finish_instructions(conn: Connection, pid: int) -> None:
+    now = db.utcnow()
+    conn.execute(J.instructions, {"b_pid": pid, "b_now": now, "b_now2": now})
+
+
+def _public_config(conn: Connection, sid: int) -> dict:
+    return _cached(conn, ("public", sid), lambda: service.public_config(_study(conn, sid)))
+
+
+def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/") -> dict:
+    """web.StudyApp.state(token): the participant's state with the current trial, marked as shown."""
+    if not token or len(token) > 64:
+        raise UnknownParticipant(_UNKNOWN)
+    p = conn.execute(J.participant, {"token": token}).first()
+    if p is None:
+        raise UnknownParticipant(_UNKNOWN)
+    study = _study(conn, p.study_id)
+    out = {"config": dict(_public_config(conn, p.study_id)), "done": p.completed_at is not None,
+           "instructions_done": p.instructions_done_at is not None, "preview": p.is_preview}
+    if out["done"]:
+        out["completion_code"] = p.completion_code
+        url = study.config.get("completion_url")
+        out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
+        return out
+    t = conn.execute(J.next_trial, {"pid": p.id}).first()
+    if t is None:
+        return out
+    if t.started_at is None:
+        conn.execute(J.start, {"b_tid": t.id, "b_now": db.utcnow()})
+    duration = _cached(conn, ("clip", t.clip_id), lambda: float(conn.execute(Q.clip, {"id": t.clip_id}).scalar()))
+    saved: dict[str, dict[str, int]] = {}
+    for label, axis, score in conn.execute(J.ratings, {"tid": t.id}):
+        saved.setdefault(label, {})[axis] = score
+    items = conn.execute(J.view_items, {"tid": t.id}).all()
+    out["trial"] = {
+        "trial_id": t.public_id,
+        "index": t.order,
+        "total": conn.execute(J.n_trials, {"pid": p.id}).scalar(),
+        "video": media_prefix + t.video_token,
+        "tracks": [{"label": it.label, "url": media_prefix + it.media_token} for it in items],
+        "ratings": saved,
+        "listened": {it.label: service.shown_listened(it.listened_s) for it in items},
+        "min_listen_s": study.min_listen(duration),
+    }
+    return out
+
+
+def complete_trial(conn: Connection, token: str, public_id: str, ratings: dict[str, dict[str, int]]) -> None:
+    """service.submit_ratings(..., complete=True): store the scores of the current trial and close it
+    (every label x axis rated, every track played); after the last trial the participant is done."""
+    row = _open_trial(conn, token, public_id)
+    study, need, items = _context(conn, row)
+    rows = service._validate(study, set(items), ratings)
+    if study.require_play:
+        missing = [lab for lab in sorted(items) if items[lab].fetched_at is None or items[lab].listened_s + 1e-6 < need]
+        video = next(iter(items.values())).video_fetched if items else False
+        missing += [] if video else ["video"]
+        if missing:
+            raise NotListened(f"play every track for at least {need:g} s before rating it "
+                              f"(not yet: {', '.join(missing)})")
+    now = db.utcnow()
+    if rows:
+        conn.execute(Q.upsert[conn.dialect.name], [{"b_tid": row.tid, "b_label": lab, "b_axis": ax, "b_score": sc,
+                                                    "b_now": now} for lab, ax, sc in rows])
+    have = {(r.label, r.axis) for r in conn.execute(J.ratings, {"tid": row.tid})}
+    axes = [a["key"] for a in study.config["axes"]]
+    gaps = [f"{lab}/{ax}" for lab in sorted(items) for ax in axes if (lab, ax) not in have]
+    if gaps:
+        raise InvalidRatings(f"missing ratings: {', '.join(gaps)}")
+    conn.execute(J.complete, {"b_tid": row.tid, "b_now": now})
+    conn.execute(Q.touch, {"b_pid": row.pid, "b_now": now})
+    if conn.execute(J.n_open, {"pid": row.pid}).scalar() == 0:
+        code = study.config.get("completion_code") or secrets.token_hex(4).upper()
+        conn.execute(J.finish, {"b_pid": row.pid, "b_now": now, "b_code": code})

@@ -30,7 +30,7 @@ import secrets
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from . import db, design
+from . import db
 from .errors import (  # noqa: F401  (re-exported: callers catch service.StudyError etc.)
     ConsentRequired, InvalidRatings, NotListened, StudyClosed, StudyError, TrialClosed, TrialNotFound,
     UnknownParticipant, UnknownStudy,
@@ -94,15 +94,8 @@ def check_open(session: Session, study: db.Study) -> None:
 
 def _clip_counts(session: Session, study: db.Study) -> dict[int, int]:
     """Times each clip was given to a counted participant (balanced design)."""
-    counts = {cid: 0 for cid in session.scalars(select(db.Clip.id).where(db.Clip.study_id == study.id))}
-    rows = session.execute(
-        select(db.Trial.clip_id, func.count())
-        .join(db.Participant, db.Trial.participant_id == db.Participant.id)
-        .where(_counted(study), db.Trial.is_attention.is_(False))
-        .group_by(db.Trial.clip_id))
-    for cid, n in rows:
-        counts[cid] = n
-    return counts
+    from . import hotpath
+    return hotpath.clip_counts(session.connection(), study.id)
 
 
 # --------------------------------------------------------------------------- participants
@@ -123,41 +116,13 @@ def create_participant(session: Session, study_id: int, external_id: str | None 
     trial order and each trial's label -> track mapping follow from the seed. Use a
     `db.write_session` so reading the counts and writing the plan is atomic.
     """
-    if not consent:
-        raise ConsentRequired("consent is needed before the study can start")
-    study = get_study(session, study_id)
-    db.lock_for_update(session, study)  # one plan at a time per study (balance, one PID) on PostgreSQL
-    if external_id and not preview:
-        existing = find_by_external_id(session, study.id, external_id)
-        if existing is not None:
-            return existing
-    if not preview:
-        check_open(session, study)
-    cfg = study.config
-    seed = design.new_seed() if seed is None else int(seed)
-    tracks: dict[int, dict[int, int]] = {}
-    for t in session.scalars(select(db.Track).join(db.Clip).where(
-            db.Clip.study_id == study.id, db.Track.check_kind.is_(None))):
-        tracks.setdefault(t.clip_id, {})[t.system_id] = t.id
-    checks = [design.CheckOption(c["clip_id"], c["track_id"], c["replaces_system_id"])
-              for c in cfg.get("checks", [])]
-    plans = design.plan_trials(seed, _clip_counts(session, study), cfg["trials_per_participant"],
-                               tracks, checks, cfg.get("checks_per_participant", 0))
-    now = db.utcnow()
-    p = db.Participant(study_id=study.id, token=design.new_token(), seed=seed,
-                       external_id=None if preview else external_id, external_study_id=external_study_id,
-                       external_session_id=external_session_id, consent_at=now, is_preview=preview,
-                       last_active_at=now)
-    session.add(p)
-    for order, plan in enumerate(plans):
-        trial = db.Trial(participant=p, clip_id=plan.clip_id, order=order, is_attention=plan.is_attention,
-                         video_token=design.new_token(), public_id=design.new_token(18))
-        session.add(trial)
-        for label, track_id in plan.mapping.items():
-            session.add(db.TrialItem(trial=trial, label=label, track_id=track_id,
-                                     media_token=design.new_token()))
+    from . import hotpath   # the plan in a few Core statements (study.hotpath)
     session.flush()
-    return p
+    pid, _ = hotpath.create_participant(session.connection(), study_id, external_id,
+                                        external_study_id=external_study_id,
+                                        external_session_id=external_session_id, seed=seed, consent=consent,
+                                        preview=preview)
+    return session.get(db.Participant, pid)
 
 
 def find_participant(session: Session, token: str | None) -> db.Participant | None:

@@ -99,27 +99,23 @@ class StudyApp:
         self.assets = StaticAssets()
         self.static_url = f"{settings.prefix}/static/{self.assets.version}"   # what the pages link
 
-    def state(self, token: str, session=None, trial: bool = True) -> dict:
+    def state(self, token: str, trial: bool = True) -> dict:
         """The participant's state; with `trial`, the current trial too, marked as shown (its time
-        starts here). In `session` when given (the final save: one transaction), else in its own."""
+        starts here: a write transaction, study.hotpath.trial_state)."""
         pre = self.settings.prefix
-        if session is None:
-            with (db.write_session(self.engine) if trial else db.read_session(self.engine)) as s:
-                return self.state(token, s, trial)
-        s = session
-        p = service.get_participant(s, token)
-        study = s.get(db.Study, p.study_id)
-        out = {"config": service.public_config(study), "done": p.completed_at is not None,
-               "instructions_done": p.instructions_done_at is not None, "preview": p.is_preview}
-        if out["done"]:
-            out["completion_code"] = p.completion_code
-            url = study.config.get("completion_url")
-            out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
-        elif trial:
-            t = service.next_trial(s, token)
-            service.start_trial(s, t)
-            out["trial"] = service.trial_view(s, t, media_prefix=f"{pre}/media/")
-        return out
+        if trial:
+            with db.write_connection(self.engine) as c:
+                return hotpath.trial_state(c, token, media_prefix=f"{pre}/media/")
+        with db.read_session(self.engine) as s:
+            p = service.get_participant(s, token)
+            study = s.get(db.Study, p.study_id)
+            out = {"config": service.public_config(study), "done": p.completed_at is not None,
+                   "instructions_done": p.instructions_done_at is not None, "preview": p.is_preview}
+            if out["done"]:
+                out["completion_code"] = p.completion_code
+                url = study.config.get("completion_url")
+                out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
+            return out
 
     def _enter(self, token: str) -> RedirectResponse:
         st = self.settings
@@ -160,11 +156,10 @@ class StudyApp:
                     PROLIFIC_PID: FormText = "", STUDY_ID: FormText = "", SESSION_ID: FormText = ""):
             if agree != "yes":
                 raise service.ConsentRequired("you need to agree to take part before the study can start")
-            with db.write_session(self.engine) as s:
-                p = service.create_participant(s, study_id, external_id=PROLIFIC_PID or None,
-                                               external_study_id=STUDY_ID or None,
-                                               external_session_id=SESSION_ID or None, consent=True)
-                token = p.token
+            with db.write_connection(self.engine) as c:  # = service.create_participant, in Core statements
+                _, token = hotpath.create_participant(c, study_id, external_id=PROLIFIC_PID or None,
+                                                      external_study_id=STUDY_ID or None,
+                                                      external_session_id=SESSION_ID or None, consent=True)
             return self._enter(token)
 
         @r.get(pre + "/p/{token}", response_class=HTMLResponse)
@@ -191,12 +186,12 @@ class StudyApp:
         def api_new_participant(body: NewParticipant):
             """Join through the API with consent given: {consent: true, study?, external_id?, ...}
             -> {token}. The same external_id resumes the same participant."""
-            with db.write_session(self.engine) as s:
-                sid = service.get_study(s, body.study or st.study).id
-                token = service.create_participant(
-                    s, sid, external_id=body.external_id, external_study_id=body.external_study_id,
-                    external_session_id=body.external_session_id, consent=body.consent).token
-                service.finish_instructions(s, token)
+            with db.write_connection(self.engine) as c:
+                sid = hotpath.study_id(c, body.study or st.study)
+                pid, token = hotpath.create_participant(
+                    c, sid, external_id=body.external_id, external_study_id=body.external_study_id,
+                    external_session_id=body.external_session_id, consent=body.consent)
+                hotpath.finish_instructions(c, pid)
             return {"token": token}
 
         @r.get(pre + "/api/{token}/state")
@@ -218,9 +213,9 @@ class StudyApp:
                 with db.write_connection(self.engine) as c:
                     hotpath.save_click(c, token, trial_id, ratings)
                 return json_answer(_SAVED)
-            with db.write_session(self.engine) as s:  # the save and the next state: one transaction
-                service.submit_ratings(s, token, trial_id, ratings, complete=True)
-                out = self.state(token, s)
+            with db.write_connection(self.engine) as c:  # the save and the next state: one transaction
+                hotpath.complete_trial(c, token, trial_id, ratings)   # = service.submit_ratings(complete=True)
+                out = hotpath.trial_state(c, token, media_prefix=f"{pre}/media/")
             return json_answer(out)
 
         @r.api_route(pre + "/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
