@@ -17,7 +17,7 @@ import weakref
 from typing import Iterator
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+    JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
     create_engine, event, false, inspect, select, text,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from . import migrations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class SchemaMismatchError(RuntimeError):
@@ -104,8 +104,10 @@ class Track(Base):
 
 class Participant(Base):
     __tablename__ = "participant"
-    # one participant per PROLIFIC_PID and study (NULLs are distinct: anonymous participants)
-    __table_args__ = (UniqueConstraint("study_id", "external_id"),)
+    # one participant per PROLIFIC_PID and study (NULLs are distinct: anonymous participants);
+    # (study_id, completed_at) finds the participants still going without reading the finished ones
+    __table_args__ = (UniqueConstraint("study_id", "external_id"),
+                      Index("ix_participant_study_id_completed_at", "study_id", "completed_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)  # secret; cookie / URL
@@ -123,6 +125,17 @@ class Participant(Base):
     is_preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # admin walk-through
     last_active_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # for balance
     trials: Mapped[list[Trial]] = relationship(back_populates="participant", order_by="Trial.order")
+
+
+class ClipTally(Base):
+    """Per clip: its trials (attention checks aside) given to participants who completed the study,
+    are not excluded and are no preview: the part of the balance counts that time no longer changes
+    (study.hotpath.clip_counts adds the participants still going). Kept in the transaction that
+    completes a participant or changes a completed one's exclusion (hotpath.tally)."""
+    __tablename__ = "clip_tally"
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Trial(Base):

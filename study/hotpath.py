@@ -170,7 +170,7 @@ def listen_report(conn: Connection, token: str, public_id: str, kind: str, label
 # Core statements: the plan's trials and items go in as two bulk inserts, and the balance counts
 # are one aggregate over the counted participants' trials (study.service._counted).
 
-S, C, K = db.Study.__table__, db.Clip.__table__, db.Track.__table__
+S, C, K, CT = db.Study.__table__, db.Clip.__table__, db.Track.__table__, db.ClipTally.__table__
 
 
 def _counted_core():
@@ -178,6 +178,13 @@ def _counted_core():
     return and_(P.c.study_id == bindparam("sid"), P.c.excluded.is_(False), P.c.is_preview.is_(False),
                 or_(P.c.completed_at.is_not(None),
                     func.coalesce(P.c.last_active_at, P.c.created_at) >= bindparam("cutoff")))
+
+
+def _going_core():
+    """The counted participants who have not completed (active within the abandon cutoff): the
+    index on (study_id, completed_at) reaches them without reading the completed ones."""
+    return and_(P.c.study_id == bindparam("sid"), P.c.completed_at.is_(None), P.c.excluded.is_(False),
+                P.c.is_preview.is_(False), func.coalesce(P.c.last_active_at, P.c.created_at) >= bindparam("cutoff"))
 
 
 def _join_statements():
@@ -191,8 +198,17 @@ def _join_statements():
         by_external=select(P.c.id, P.c.token).where(P.c.study_id == bindparam("sid"),
                                                     P.c.external_id == bindparam("ext")),
         n_counted=select(func.count()).select_from(P).where(counted),
-        clip_counts=(select(T.c.clip_id, func.count()).select_from(P.join(T, T.c.participant_id == P.c.id))
-                     .where(counted, T.c.is_attention.is_(False)).group_by(T.c.clip_id)),
+        going_counts=(select(T.c.clip_id, func.count()).select_from(P.join(T, T.c.participant_id == P.c.id))
+                      .where(_going_core(), T.c.is_attention.is_(False)).group_by(T.c.clip_id)),
+        done_counts=select(CT.c.clip_id, CT.c.done).select_from(CT.join(C, CT.c.clip_id == C.c.id))
+        .where(C.c.study_id == bindparam("sid")),
+        own_clips=(select(T.c.clip_id, func.count()).where(T.c.participant_id == bindparam("pid"),
+                                                          T.c.is_attention.is_(False)).group_by(T.c.clip_id)),
+        tally={name: _tally_upsert(insert) for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))},
+        lock_participant={"sqlite": select(P.c.id, P.c.completed_at, P.c.excluded, P.c.is_preview)
+                          .where(P.c.id == bindparam("pid")),
+                          "postgresql": select(P.c.id, P.c.completed_at, P.c.excluded, P.c.is_preview)
+                          .where(P.c.id == bindparam("pid")).with_for_update()},
         clips=select(C.c.id).where(C.c.study_id == bindparam("sid")).order_by(C.c.id),
         tracks=(select(K.c.clip_id, K.c.system_id, K.c.id).select_from(K.join(C, K.c.clip_id == C.c.id))
                 .where(C.c.study_id == bindparam("sid"), K.c.check_kind.is_(None))),
@@ -219,8 +235,14 @@ def _join_statements():
         # the final save
         complete=update(T).where(T.c.id == bindparam("b_tid")).values(completed_at=bindparam("b_now")),
         finish=update(P).where(P.c.id == bindparam("b_pid"), P.c.completed_at.is_(None)).values(
-            completed_at=bindparam("b_now"), completion_code=bindparam("b_code")),
+            completed_at=bindparam("b_now"), completion_code=bindparam("b_code"))
+        .returning(P.c.excluded, P.c.is_preview),
     )
+
+
+def _tally_upsert(insert):
+    ins = insert(CT).values(clip_id=bindparam("b_clip"), done=bindparam("b_n"))
+    return ins.on_conflict_do_update(index_elements=[CT.c.clip_id], set_={"done": CT.c.done + ins.excluded.done})
 
 
 J = _join_statements()
@@ -246,13 +268,37 @@ def _cutoff(study: _Study):
 
 
 def clip_counts(conn: Connection, sid: int) -> dict[int, int]:
-    """service._clip_counts: times each clip (in id order) was given to a counted participant."""
+    """service._clip_counts: times each clip (in id order) was given to a counted participant: the
+    completed ones' tally (db.ClipTally) plus the trials of those still going. Neither grows with
+    the number of participants who finished."""
     study = _study(conn, sid)
     clips = _cached(conn, ("clips", sid), lambda: conn.execute(J.clips, {"sid": sid}).scalars().all())
     counts = dict.fromkeys(clips, 0)
-    for cid, n in conn.execute(J.clip_counts, {"sid": sid, "cutoff": _cutoff(study)}):
-        counts[cid] = n
+    for cid, n in conn.execute(J.done_counts, {"sid": sid}):
+        counts[cid] += n
+    for cid, n in conn.execute(J.going_counts, {"sid": sid, "cutoff": _cutoff(study)}):
+        counts[cid] += n
     return counts
+
+
+def tally(conn: Connection, pid: int, sign: int) -> None:
+    """Add (sign 1) or take out (-1) participant `pid`'s trials in the completed participants' tally:
+    in the transaction that completes them, or that (un)excludes a completed one."""
+    rows = [{"b_clip": cid, "b_n": sign * n} for cid, n in conn.execute(J.own_clips, {"pid": pid})]
+    if rows:
+        conn.execute(J.tally[conn.dialect.name], rows)
+
+
+def finish(conn: Connection, pid: int, now, code: str) -> bool:
+    """Mark participant `pid` completed (once) and count them in the tally unless excluded or a preview;
+    True when this call completed them. On PostgreSQL the UPDATE holds the row, so a concurrent
+    exclusion (service.exclude_participant locks it too) sees the completion, or this sees the exclusion."""
+    row = conn.execute(J.finish, {"b_pid": pid, "b_now": now, "b_code": code}).first()
+    if row is None:
+        return False
+    if not row.excluded and not row.is_preview:
+        tally(conn, pid, 1)
+    return True
 
 
 def _study(conn: Connection, sid: int) -> _Study:
@@ -388,5 +434,4 @@ def complete_trial(conn: Connection, token: str, public_id: str, ratings: dict[s
     conn.execute(J.complete, {"b_tid": row.tid, "b_now": now})
     conn.execute(Q.touch, {"b_pid": row.pid, "b_now": now})
     if conn.execute(J.n_open, {"pid": row.pid}).scalar() == 0:
-        code = study.config.get("completion_code") or secrets.token_hex(4).upper()
-        conn.execute(J.finish, {"b_pid": row.pid, "b_now": now, "b_code": code})
+        finish(conn, row.pid, now, study.config.get("completion_code") or secrets.token_hex(4).upper())

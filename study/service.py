@@ -301,17 +301,25 @@ def submit_ratings(session: Session, participant_token: str, trial_id: int | str
         left = session.scalar(select(func.count()).where(db.Trial.participant_id == p.id,
                                                          db.Trial.completed_at.is_(None)))
         if left == 0 and p.completed_at is None:
-            p.completed_at = now
-            p.completion_code = study.config.get("completion_code") or secrets.token_hex(4).upper()
+            from . import hotpath   # completed_at, the code and the balance tally (db.ClipTally)
+            code = study.config.get("completion_code") or secrets.token_hex(4).upper()
+            if hotpath.finish(session.connection(), p.id, now, code):
+                session.expire(p, ["completed_at", "completion_code", "excluded"])
     session.flush()
     return trial
 
 
 def exclude_participant(session: Session, participant_id: int, excluded: bool = True,
                         reason: str | None = None) -> None:
-    p = session.get(db.Participant, int(participant_id)) if 0 < int(participant_id) < MAX_DB_INT else None
+    # the row locked (PostgreSQL) and read fresh: a completion at the same time sees this, or this sees it
+    p = (session.get(db.Participant, int(participant_id), with_for_update=True, populate_existing=True)
+         if 0 < int(participant_id) < MAX_DB_INT else None)
     if p is None:
         raise UnknownParticipant("no such participant")
+    if p.completed_at is not None and not p.is_preview and bool(p.excluded) != bool(excluded):
+        from . import hotpath   # the completed participants' balance tally (db.ClipTally)
+        session.flush()
+        hotpath.tally(session.connection(), p.id, -1 if excluded else 1)
     p.excluded, p.exclusion_reason = bool(excluded), (reason if excluded else None)
 
 

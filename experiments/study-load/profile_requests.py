@@ -272,7 +272,7 @@ async def startup_main(args) -> None:
                 p = service.get_participant(s, tok)
                 now = db.utcnow()
                 s.execute(update(db.Trial).where(db.Trial.participant_id == p.id).values(completed_at=now))
-                p.completed_at, p.completion_code = now, "X"
+                hotpath.finish(s.connection(), p.id, now, "X")   # completed, in the balance tally
         for i in range(10):            # warm up: caches, prepared statements, the thread pool
             await join(10**6 + i, False)
         for i in range(args.n):

@@ -182,16 +182,31 @@ def test_core_join_matches_the_orm(db_url, stimuli_dir, tmp_path):
     impls = [Orm(engine), Core(engine)]
     for i in range(9):
         toks = [impl.create(sid, f"P{i}" if i % 3 else None, seed=100 + i) for impl, sid in zip(impls, sids)]
-        with db.write_session(engine) as s:   # some finish, one abandons, one is excluded
-            for tok in toks:
+        for tok in toks:   # some finish (one of them excluded after), one abandons, one is excluded
+            with db.write_session(engine) as s:
                 p = service.get_participant(s, tok)
                 if i % 4 == 1:
-                    p.completed_at = db.utcnow()
+                    assert hotpath.finish(s.connection(), p.id, db.utcnow(), "X")
+                    assert not hotpath.finish(s.connection(), p.id, db.utcnow(), "Y")   # once
                 elif i % 4 == 2:
                     p.last_active_at = db.utcnow() - dt.timedelta(minutes=31)
-                elif i == 3:
-                    p.excluded = True
+                pid = p.id
+            if i in (3, 5):
+                with db.write_session(engine) as s:
+                    service.exclude_participant(s, pid, True, "test")
+                    service.exclude_participant(s, pid, True, "again")   # no double count
         assert _counts(engine, sids[0]) == _counts(engine, sids[1])
+    with db.read_session(engine) as s:   # P5 (completed, excluded) back in one study only, then out again
+        p5 = s.scalars(select(db.Participant).where(db.Participant.study_id == sids[1],
+                                                    db.Participant.external_id == "P5")).one()
+        assert p5.completed_at is not None and p5.excluded
+    with db.write_session(engine) as s:
+        service.exclude_participant(s, p5.id, False)
+    c0, c1 = _counts(engine, sids[0]), _counts(engine, sids[1])
+    assert sum(c1.values()) == sum(c0.values()) + 3
+    with db.write_session(engine) as s:
+        service.exclude_participant(s, p5.id, True)
+    assert _counts(engine, sids[0]) == _counts(engine, sids[1])
     for impl, sid in zip(impls, sids):
         impl.create(sid, seed=5, preview=True)
         impl.create(sid, "P1", seed=6)                    # a returning PROLIFIC_PID: nothing new

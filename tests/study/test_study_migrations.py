@@ -79,19 +79,25 @@ def test_previous_schema_is_refused_then_upgraded_with_every_row_kept(db_url, le
     with pytest.raises(db.SchemaMismatchError, match="python -m study upgrade"):
         db.make_engine(url)                                   # the guard refuses an old database
     assert study_cli(["upgrade", "--db", url]) == 0
-    assert "revision 0002 (schema version 2)" in capsys.readouterr().out
+    assert "revision 0003 (schema version 3)" in capsys.readouterr().out
 
     after = _rows(raw, legacy_url)
     assert after["participant"][2][4] == "PID0~dup3"          # renamed, not dropped
     after["participant"][2] = after["participant"][2][:4] + ("PID0",) + after["participant"][2][5:]
-    after["study_schema"] = before["study_schema"]            # 1 -> 2, checked below
+    after["study_schema"] = before["study_schema"]            # 1 -> 3, checked below
     assert after == before                                    # every old row, every old column
     with raw.connect() as c:
-        assert c.execute(text("SELECT version FROM study_schema")).scalars().all() == [2]
+        assert c.execute(text("SELECT version FROM study_schema")).scalars().all() == [3]
         ids = c.execute(text("SELECT public_id FROM trial")).scalars().all()
         assert len(set(ids)) == 9 and all(len(i) >= 20 for i in ids)
         assert c.execute(text("SELECT count(*) FROM participant WHERE is_preview")).scalar() == 0
         assert c.execute(text("SELECT sum(plays), sum(listened_s) FROM trial_item")).one() == (0, 0)
+        tally = dict(c.execute(text("SELECT clip_id, done FROM clip_tally")).all())   # 0003: completed ones
+        want = dict(c.execute(text(
+            "SELECT t.clip_id, count(*) FROM trial t JOIN participant p ON t.participant_id = p.id WHERE "
+            "p.completed_at IS NOT NULL AND NOT p.excluded AND NOT p.is_preview AND NOT t.is_attention "
+            "GROUP BY t.clip_id")).all())
+        assert tally == want
     raw.dispose()
 
     engine = db.make_engine(url)                               # the guard now passes
