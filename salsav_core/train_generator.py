@@ -178,8 +178,8 @@ def load_cache(out_dir: Path, encoders: dict) -> tuple[dict, MelCodec]:
                                  f"(missing: {', '.join(missing) or 'none'}, clip counts {sorted(n)}); {fix}")
     meta = out_dir / "cache_encoders.json"
     made_by = json.loads(meta.read_text()) if meta.exists() else None
-    if made_by is not None and made_by != encoders:
-        what = [k for k in encoders if made_by.get(k) != encoders[k]]
+    if made_by is not None and not _same_encoders(made_by, encoders):
+        what = [k for k in encoders if not _same_encoders(made_by, encoders, k)]
         raise TrainingInputError(f"the feature cache in {out_dir} was made by another {' and '.join(what)} "
                                  f"encoder than the one given now; {fix}")
     dims = {"sem": encoders["semantic"]["dim"], "sync": encoders["sync"]["dim"]}
@@ -188,6 +188,16 @@ def load_cache(out_dir: Path, encoders: dict) -> tuple[dict, MelCodec]:
             raise TrainingInputError(f"the feature cache in {out_dir} has {k} features of width "
                                      f"{data[k].shape[-1]}, the encoder gives {d}; {fix}")
     return data, codec
+
+
+def _same_encoders(a: dict, b: dict, which=("semantic", "sync")) -> bool:
+    """Encoder config dicts compared as configs: a field added since the cache was written
+    takes its default on both sides (JSON lists and tuples compare equal too)."""
+    from .encoders.presets import SemanticConfig, SyncConfig
+    kinds = {"semantic": SemanticConfig, "sync": SyncConfig}
+    return all(isinstance(a.get(k), dict) and isinstance(b.get(k), dict)
+               and kinds[k].from_dict(a[k]) == kinds[k].from_dict(b[k])
+               for k in ((which,) if isinstance(which, str) else which))
 
 
 class TrainingInputError(ValueError):

@@ -115,6 +115,12 @@ def test_bad_feature_caches_get_clear_errors(tmp_path):
         load_cache(tmp_path / "partial", _encoders())
     with pytest.raises(TrainingInputError, match="another sync encoder"):
         load_cache(tmp_path / "ok", _encoders(sync_dim=32))
+    newer = _encoders()                       # a field added to SyncConfig since the cache:
+    newer["sync"]["flux_weight"] = 0.0        # its default on both sides, so the cache still fits
+    assert load_cache(tmp_path / "ok", newer)[0]["sync"].shape == (3, 12, 16)
+    newer["sync"]["flux_weight"] = 1.0        # a real difference is still one
+    with pytest.raises(TrainingInputError, match="another sync encoder"):
+        load_cache(tmp_path / "ok", newer)
     (tmp_path / "ok" / "cache_encoders.json").unlink()                      # an older cache
     with pytest.raises(TrainingInputError, match="sync features of width 16"):
         load_cache(tmp_path / "ok", _encoders(sync_dim=32))
