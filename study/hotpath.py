@@ -26,8 +26,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from . import db, design, listening, service
-from .errors import InvalidRatings, NotListened, StudyError, TrialClosed, TrialNotFound, UnknownParticipant
+from . import db, design, rules
+from .errors import (ConsentRequired, InvalidRatings, NotListened, StudyClosed, StudyError, TrialClosed,
+                     TrialNotFound, UnknownParticipant, UnknownStudy)
 
 P, T, I, R, E = (db.Participant.__table__, db.Trial.__table__, db.TrialItem.__table__, db.Rating.__table__,
                  db.ListenEvent.__table__)
@@ -122,7 +123,7 @@ def save_click(conn: Connection, token: str, public_id: str, ratings: dict[str, 
     """`service.submit_ratings(..., complete=False)`: upsert scores of the current trial."""
     row = _open_trial(conn, token, public_id)
     study, need, items = _context(conn, row)
-    rows = service._validate(study, set(items), ratings)
+    rows = rules.validate_ratings(study, set(items), ratings)
     if study.require_play:
         rated = sorted({lab for lab, _, _ in rows})
         missing = [lab for lab in rated if items[lab].fetched_at is None or items[lab].listened_s + 1e-6 < need]
@@ -140,7 +141,7 @@ def save_click(conn: Connection, token: str, public_id: str, ratings: dict[str, 
 
 def listen_report(conn: Connection, token: str, public_id: str, kind: str, label: str, seconds: float) -> dict:
     """`listening.report`: credit a play report of the current trial; the credited time per label."""
-    if kind not in listening.KINDS:
+    if kind not in rules.KINDS:
         raise StudyError("unknown report kind")
     row = _open_trial(conn, token, public_id)
     study, need, items = _context(conn, row)
@@ -151,13 +152,13 @@ def listen_report(conn: Connection, token: str, public_id: str, kind: str, label
     credit = 0.0
     if kind != "play" and row.last_beat_at is not None and item.fetched_at is not None:
         elapsed = max(0.0, (now - row.last_beat_at).total_seconds())
-        credit = max(0.0, min(float(seconds), elapsed, listening.MAX_BEAT_S))
+        credit = max(0.0, min(float(seconds), elapsed, rules.MAX_BEAT_S))
     conn.execute(Q.credit, {"b_id": item.id, "b_play": 1 if kind == "play" else 0, "b_credit": credit})
     conn.execute(Q.beat, {"b_tid": row.tid, "b_now": now, "b_now2": now})
     conn.execute(Q.touch, {"b_pid": row.pid, "b_now": now})
     conn.execute(Q.event, {"b_tid": row.tid, "b_label": label, "b_kind": kind, "b_seconds": round(credit, 3),
                            "b_now": now})
-    listened = {lab: service.shown_listened(it.listened_s + (credit if lab == label else 0.0))
+    listened = {lab: rules.shown_listened(it.listened_s + (credit if lab == label else 0.0))
                 for lab, it in items.items()}
     return {"listened": listened, "min_listen_s": need}
 
@@ -254,12 +255,12 @@ def study_id(conn: Connection, study: int | str | None = None) -> int:
     if study is None:
         sid = conn.execute(J.study_newest).scalar()
     elif isinstance(study, int) or (isinstance(study, str) and study.isdigit()):
-        if 0 < int(study) < service.MAX_DB_INT:
+        if 0 < int(study) < rules.MAX_DB_INT:
             sid = conn.execute(J.study_by_id, {"sid": int(study)}).scalar()
     else:
         sid = conn.execute(J.study_by_name, {"name": study}).scalar()
     if sid is None:
-        raise service.UnknownStudy("no such study" if study is not None else "no study has been created yet")
+        raise UnknownStudy("no such study" if study is not None else "no study has been created yet")
     return sid
 
 
@@ -320,12 +321,12 @@ def create_participant(conn: Connection, sid: int, external_id: str | None = Non
     """service.create_participant: (id, token) of a new participant with their planned trials, or of
     the existing one with this `external_id` in this study. Same rules and errors."""
     if not consent:
-        raise service.ConsentRequired("consent is needed before the study can start")
-    if not isinstance(sid, int) or isinstance(sid, bool) or not 0 < sid < service.MAX_DB_INT:
+        raise ConsentRequired("consent is needed before the study can start")
+    if not isinstance(sid, int) or isinstance(sid, bool) or not 0 < sid < rules.MAX_DB_INT:
         sid = study_id(conn, sid if isinstance(sid, str) else str(sid))
     row = conn.execute(J.study[conn.dialect.name], {"sid": sid}).first()   # FOR UPDATE on PostgreSQL
     if row is None:
-        raise service.UnknownStudy("no such study")
+        raise UnknownStudy("no such study")
     if external_id and not preview:
         existing = conn.execute(J.by_external, {"sid": sid, "ext": external_id}).first()
         if existing is not None:
@@ -333,10 +334,10 @@ def create_participant(conn: Connection, sid: int, external_id: str | None = Non
     study = _study(conn, sid)
     if not preview:
         if row.closed_at is not None:
-            raise service.StudyClosed("this study is closed; thank you for your interest")
+            raise StudyClosed("this study is closed; thank you for your interest")
         if row.max_participants is not None and conn.execute(
                 J.n_counted, {"sid": sid, "cutoff": _cutoff(study)}).scalar() >= row.max_participants:
-            raise service.StudyClosed("this study has all the participants it needs; thank you for your interest")
+            raise StudyClosed("this study has all the participants it needs; thank you for your interest")
     cfg = study.config
     seed = design.new_seed() if seed is None else int(seed)
     checks = [design.CheckOption(c["clip_id"], c["track_id"], c["replaces_system_id"])
@@ -368,7 +369,7 @@ def finish_instructions(conn: Connection, pid: int) -> None:
 
 
 def _public_config(conn: Connection, sid: int) -> dict:
-    return _cached(conn, ("public", sid), lambda: service.public_config(_study(conn, sid)))
+    return _cached(conn, ("public", sid), lambda: rules.public_config(_study(conn, sid)))
 
 
 def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/") -> dict:
@@ -403,7 +404,7 @@ def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/
         "video": media_prefix + t.video_token,
         "tracks": [{"label": it.label, "url": media_prefix + it.media_token} for it in items],
         "ratings": saved,
-        "listened": {it.label: service.shown_listened(it.listened_s) for it in items},
+        "listened": {it.label: rules.shown_listened(it.listened_s) for it in items},
         "min_listen_s": study.min_listen(duration),
     }
     return out
@@ -414,7 +415,7 @@ def complete_trial(conn: Connection, token: str, public_id: str, ratings: dict[s
     (every label x axis rated, every track played); after the last trial the participant is done."""
     row = _open_trial(conn, token, public_id)
     study, need, items = _context(conn, row)
-    rows = service._validate(study, set(items), ratings)
+    rows = rules.validate_ratings(study, set(items), ratings)
     if study.require_play:
         missing = [lab for lab in sorted(items) if items[lab].fetched_at is None or items[lab].listened_s + 1e-6 < need]
         video = next(iter(items.values())).video_fetched if items else False

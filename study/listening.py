@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 
 from . import db, service
 from .media import AUDIO_MIME, VIDEO_MIME
+from .rules import KINDS, MAX_BEAT_S  # noqa: F401  (re-exported)
 
-MAX_BEAT_S = 5.0
-KINDS = ("play", "beat", "end")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,6 @@ played for the study's minimum (server-credited, see study.listening) before it 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import secrets
 
 from sqlalchemy import and_, func, or_, select
@@ -35,9 +34,10 @@ from .errors import (  # noqa: F401  (re-exported: callers catch service.StudyEr
     ConsentRequired, InvalidRatings, NotListened, StudyClosed, StudyError, TrialClosed, TrialNotFound,
     UnknownParticipant, UnknownStudy,
 )
+from .rules import MAX_DB_INT, public_config, shown_listened  # noqa: F401  (re-exported)
+from .rules import validate_ratings as _validate
 from .export import EXPORT_COLUMNS, listening_frame, mos_table, ratings_frame, write_export  # noqa: F401
 
-MAX_DB_INT = 2**62
 
 
 # --------------------------------------------------------------------------- studies
@@ -55,18 +55,6 @@ def get_study(session: Session, study: int | str | None = None) -> db.Study:
     if row is None:
         raise UnknownStudy("no such study" if study is not None else "no study has been created yet")
     return row
-
-
-def public_config(study: db.Study) -> dict:
-    """The parts of a study's config the participant pages may see (no systems, no paths)."""
-    c = study.config
-    out = {k: c.get(k) for k in ("title", "axes", "scale", "instructions", "consent",
-                                 "require_play", "crossfade_ms")}
-    out["min_listen_s"] = float(c.get("min_listen_s", 0.0)) if c.get("require_play", True) else 0.0
-    lufs = (c.get("media") or {}).get("loudness_lufs")
-    # a 440 Hz sine of amplitude a measures about 20 log10(a) - 3.7 LUFS (BS.1770, mono)
-    out["tone_level"] = round(min(0.5, 10 ** ((lufs + 3.7) / 20)), 4) if lufs is not None else 0.2
-    return out
 
 
 def _counted(study: db.Study, now: dt.datetime | None = None):
@@ -167,13 +155,6 @@ def min_listen(study: db.Study, clip: db.Clip) -> float:
     return min(float(study.config.get("min_listen_s", 0.0)), float(clip.duration))
 
 
-def shown_listened(seconds: float) -> float:
-    """Credited play time as the page sees it: rounded *down* to 0.01 s (after the 1e-6 slack the
-    server's own check allows), so the page never sees a track credited with its minimum before
-    the server would accept its scores (the page stops reporting a credited track)."""
-    return math.floor((float(seconds) + 1e-6) * 100) / 100
-
-
 def trial_view(session: Session, trial: db.Trial, media_prefix: str = "/study/media/") -> dict:
     """What the trial page may know: labels, opaque media URLs, saved scores, play time credited.
     No names, no database ids."""
@@ -236,27 +217,6 @@ def not_listened(session: Session, study: db.Study, trial: db.Trial, labels) -> 
     video = session.scalar(select(func.count()).select_from(db.ListenEvent).where(
         db.ListenEvent.trial_id == trial.id, db.ListenEvent.label.is_(None), db.ListenEvent.kind == "fetch"))
     return out + ([] if video else ["video"])
-
-
-def _validate(study: db.Study, labels: set[str], ratings: dict) -> list[tuple[str, str, int]]:
-    cfg = study.config
-    axes = {a["key"] for a in cfg["axes"]}
-    lo, hi = cfg["scale"]["min"], cfg["scale"]["max"]
-    if not isinstance(ratings, dict):
-        raise InvalidRatings("ratings must map labels to {axis: score}")
-    out = []
-    for label, by_axis in ratings.items():
-        if label not in labels:
-            raise InvalidRatings("unknown track label")
-        if not isinstance(by_axis, dict):
-            raise InvalidRatings(f"ratings for track {label} must map axes to scores")
-        for axis, score in by_axis.items():
-            if axis not in axes:
-                raise InvalidRatings("unknown rating axis")
-            if isinstance(score, bool) or not isinstance(score, int) or not lo <= score <= hi:
-                raise InvalidRatings(f"a score for track {label} / {axis} is not an integer in {lo}..{hi}")
-            out.append((label, axis, score))
-    return out
 
 
 def submit_ratings(session: Session, participant_token: str, trial_id: int | str,

@@ -1,6 +1,6 @@
 """Server CPU per request of the study's main endpoints, in one process (no network, no client).
 
-    python experiments/study-load/profile_requests.py [--n 300] [--profile listen] [--top 40]
+    PYTHONPATH=. python experiments/study-load/profile_requests.py [--n 300] [--profile listen] [--top 40]
 
 Builds a study (3 clips x 3 systems of 2 s, min_listen_s 0 so saves need only the media
 fetched) in a temporary SQLite database, then calls the ASGI app directly (a scope, a body,
@@ -10,13 +10,13 @@ runs the sync routes) by the number of requests, per endpoint. `--profile ENDPOI
 endpoint's loop again under cProfile and prints the top functions by cumulative time.
 `handler` rows call study.hotpath directly, without the web framework.
 
-    python experiments/study-load/profile_requests.py --http [--n 500]
+    PYTHONPATH=. python experiments/study-load/profile_requests.py --http [--n 500]
 
 does the same over HTTP: `python -m study serve` (1 worker, uvicorn + httptools) on 127.0.0.1,
 20 keep-alive clients (tests/study/http_client.py) sending n requests of each kind; the server's
 CPU (user + system of its processes, from /proc) divided by the requests.
 
-    python experiments/study-load/profile_requests.py --startup [--n 200] [--prior 0]
+    PYTHONPATH=. python experiments/study-load/profile_requests.py --startup [--n 200] [--prior 0]
 
 a participant's start, in one process, for the load benchmark's study (10 clips x 5 trials):
 landing, consent (`POST /study/consent`), page, instructions, page, state, then the final
@@ -33,18 +33,17 @@ import cProfile
 import io
 import json
 import pstats
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from study import db, hotpath, web  # noqa: E402
-from study.manifest import load_manifest  # noqa: E402
-from study.settings import StudySettings  # noqa: E402
-from tests.study.conftest import write_study  # noqa: E402
+try:                                   # run from the repository root: PYTHONPATH=. python experiments/...
+    from study import db, hotpath, web
+    from study.manifest import load_manifest
+    from study.settings import StudySettings
+    from tests.study.conftest import write_study
+except ModuleNotFoundError as e:
+    raise SystemExit(f"{e.name} is not importable: run from the repository root with PYTHONPATH=.") from None
 
 
 class Asgi:
