@@ -119,23 +119,33 @@ def _context(conn: Connection, row) -> tuple[_Study, float, dict]:
     return study, study.min_listen(duration), items
 
 
+def _check_played(study, need: float, items: dict, labels: list[str]) -> None:
+    """NotListened unless (when the study requires play) each of `labels` was fetched and played
+    for `need` s, and the video was fetched."""
+    if not study.require_play:
+        return
+    missing = [lab for lab in labels if items[lab].fetched_at is None or items[lab].listened_s + 1e-6 < need]
+    video = next(iter(items.values())).video_fetched if items else False
+    missing += [] if video else ["video"]
+    if missing:
+        raise NotListened(f"play every track for at least {need:g} s before rating it "
+                          f"(not yet: {', '.join(missing)})")
+
+
+def _upsert(conn: Connection, tid: int, rows: list[tuple[str, str, int]], now) -> None:
+    if rows:
+        conn.execute(Q.upsert[conn.dialect.name], [{"b_tid": tid, "b_label": lab, "b_axis": ax, "b_score": sc,
+                                                    "b_now": now} for lab, ax, sc in rows])
+
+
 def save_click(conn: Connection, token: str, public_id: str, ratings: dict[str, dict[str, int]]) -> None:
     """`service.submit_ratings(..., complete=False)`: upsert scores of the current trial."""
     row = _open_trial(conn, token, public_id)
     study, need, items = _context(conn, row)
     rows = rules.validate_ratings(study, set(items), ratings)
-    if study.require_play:
-        rated = sorted({lab for lab, _, _ in rows})
-        missing = [lab for lab in rated if items[lab].fetched_at is None or items[lab].listened_s + 1e-6 < need]
-        video = next(iter(items.values())).video_fetched if items else False
-        missing += [] if video else ["video"]
-        if missing:
-            raise NotListened(f"play every track for at least {need:g} s before rating it "
-                              f"(not yet: {', '.join(missing)})")
+    _check_played(study, need, items, sorted({lab for lab, _, _ in rows}))
     now = db.utcnow()
-    if rows:
-        conn.execute(Q.upsert[conn.dialect.name], [{"b_tid": row.tid, "b_label": lab, "b_axis": ax, "b_score": sc,
-                                                    "b_now": now} for lab, ax, sc in rows])
+    _upsert(conn, row.tid, rows, now)
     conn.execute(Q.touch, {"b_pid": row.pid, "b_now": now})
 
 
@@ -372,8 +382,8 @@ def _public_config(conn: Connection, sid: int) -> dict:
     return _cached(conn, ("public", sid), lambda: rules.public_config(_study(conn, sid)))
 
 
-def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/") -> dict:
-    """web.StudyApp.state(token): the participant's state with the current trial, marked as shown."""
+def participant_state(conn: Connection, token: str):
+    """(participant row, the state without the trial: config, done, instructions, completion)."""
     if not token or len(token) > 64:
         raise UnknownParticipant(_UNKNOWN)
     p = conn.execute(J.participant, {"token": token}).first()
@@ -386,7 +396,15 @@ def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/
         out["completion_code"] = p.completion_code
         url = study.config.get("completion_url")
         out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
+    return p, out
+
+
+def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/") -> dict:
+    """web.StudyApp.state(token): the participant's state with the current trial, marked as shown."""
+    p, out = participant_state(conn, token)
+    if out["done"]:
         return out
+    study = _study(conn, p.study_id)
     t = conn.execute(J.next_trial, {"pid": p.id}).first()
     if t is None:
         return out
@@ -416,17 +434,9 @@ def complete_trial(conn: Connection, token: str, public_id: str, ratings: dict[s
     row = _open_trial(conn, token, public_id)
     study, need, items = _context(conn, row)
     rows = rules.validate_ratings(study, set(items), ratings)
-    if study.require_play:
-        missing = [lab for lab in sorted(items) if items[lab].fetched_at is None or items[lab].listened_s + 1e-6 < need]
-        video = next(iter(items.values())).video_fetched if items else False
-        missing += [] if video else ["video"]
-        if missing:
-            raise NotListened(f"play every track for at least {need:g} s before rating it "
-                              f"(not yet: {', '.join(missing)})")
+    _check_played(study, need, items, sorted(items))
     now = db.utcnow()
-    if rows:
-        conn.execute(Q.upsert[conn.dialect.name], [{"b_tid": row.tid, "b_label": lab, "b_axis": ax, "b_score": sc,
-                                                    "b_now": now} for lab, ax, sc in rows])
+    _upsert(conn, row.tid, rows, now)
     have = {(r.label, r.axis) for r in conn.execute(J.ratings, {"tid": row.tid})}
     axes = [a["key"] for a in study.config["axes"]]
     gaps = [f"{lab}/{ax}" for lab in sorted(items) for ax in axes if (lab, ax) not in have]

@@ -106,16 +106,8 @@ class StudyApp:
         if trial:
             with db.write_connection(self.engine) as c:
                 return hotpath.trial_state(c, token, media_prefix=f"{pre}/media/")
-        with db.read_session(self.engine) as s:
-            p = service.get_participant(s, token)
-            study = s.get(db.Study, p.study_id)
-            out = {"config": service.public_config(study), "done": p.completed_at is not None,
-                   "instructions_done": p.instructions_done_at is not None, "preview": p.is_preview}
-            if out["done"]:
-                out["completion_code"] = p.completion_code
-                url = study.config.get("completion_url")
-                out["completion_url"] = url.format(code=p.completion_code) if url and not p.is_preview else None
-            return out
+        with self.engine.connect() as c:
+            return hotpath.participant_state(c, token)[1]
 
     def _enter(self, token: str) -> RedirectResponse:
         st = self.settings
