@@ -64,6 +64,11 @@ RUN_PRESETS = {
     # the same on a GPU lease: batch 64, a few thousand steps (re-learns new sync features)
     "gpu-finetune": GeneratorRunConfig(n_clips=3000, batch=64, steps=6000, lr=2e-4, warmup=200,
                                        seed=2, schedule="cosine", mask_max=194, ckpt_every=1000),
+    # the 2-core CPU bundle recipe: the 2.2M generator from scratch on the mixed world's clips
+    # (seed 1 picks the same 2,000 clips as cpu-finetune), cosine to 0 over what fits in the time
+    "cpu-tiny": GeneratorRunConfig(model="cpu-tiny", n_clips=2000, batch=16, steps=3000, lr=6e-4,
+                                   warmup=200, seed=1, schedule="cosine", world="mixed",
+                                   ckpt_every=250),
 }
 
 
@@ -248,16 +253,17 @@ def load_train_state(folder: Path, state):
 def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.PathLike,
                     export_dir: str | os.PathLike | None = None, resume: bool = True,
                     max_seconds: float | None = None, log=print, progress: bool = True, clips=None,
-                    init=None, deadline: float | None = None, fit_rate: float | None = None):
+                    init=None, deadline: float | None = None, fit_rate: float | None = None,
+                    codec: MelCodec | None = None):
     """Train the generator; returns (pipeline, history). Resumes from out_dir if possible.
     `init`: a trained Pipeline to fine-tune (its generator starts params and EMA, its codec
-    is kept so that the latents keep their meaning). `deadline` (a `time.perf_counter()`
+    is kept so that the latents keep their meaning; `codec` does the same without `init`). `deadline` (a `time.perf_counter()`
     value) caps the training time left once the feature cache is built; with `fit_rate`
     (steps/s) the run's length, and so its lr schedule, is cut to what fits in that time."""
     from .pipeline import Pipeline
     out_dir = Path(out_dir)
     data, codec = build_cache(run, semantic, sync, out_dir, log, clips,
-                              codec=None if init is None else init.codec)
+                              codec=codec if init is None else init.codec)
     if deadline is not None:
         left = max(deadline - time.perf_counter(), 1.0)
         max_seconds = left if max_seconds is None else min(max_seconds, left)
@@ -364,6 +370,10 @@ def main(argv=None):
     p.add_argument("--init", default=None,
                    help="fine-tune this pipeline checkpoint (folder or Hub id); its encoders "
                         "and codec are used unless --semantic/--sync are given")
+    p.add_argument("--encoders", default=None,
+                   help="train a new generator on this pipeline checkpoint's encoders and codec "
+                        "(--semantic/--sync override its encoders)")
+    p.add_argument("--model", default=None, help="ModelConfig preset (default: the preset's)")
     p.add_argument("--out", default="runs/generator", help="run folder (cache, train state)")
     p.add_argument("--export", default=None, help="write the pipeline checkpoint here at the end")
     p.add_argument("--steps", type=int, default=None)
@@ -389,22 +399,25 @@ def main(argv=None):
 
 def _run_cli(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     run = RUN_PRESETS[a.preset]
-    over = {k: v for k, v in dict(steps=a.steps, batch=a.batch, n_clips=a.clips, seed=a.seed,
+    over = {k: v for k, v in dict(model=a.model, steps=a.steps, batch=a.batch, n_clips=a.clips, seed=a.seed,
                                   objective=a.objective, lr=a.lr,
                                   onset_weight=a.onset_weight, world=a.world).items() if v is not None}
     run = dataclasses.replace(run, **over)
     from .encoders.pretrained import load_semantic, load_sync
-    init = None
-    if a.init is not None:
-        from .pipeline import Pipeline
-        init = Pipeline.from_pretrained(a.init)
+    from .pipeline import Pipeline
+    if a.init is not None and a.encoders is not None:
+        p.error("--init and --encoders exclude each other (--init keeps its encoders already)")
+    init = Pipeline.from_pretrained(a.init) if a.init is not None else None
+    donor = init or (Pipeline.from_pretrained(a.encoders) if a.encoders is not None else None)
+    if init is not None:
         run = dataclasses.replace(run, model=preset_name(init.cfg))
-    elif a.semantic is None or a.sync is None:
-        p.error("--semantic and --sync are required without --init")
-    sem = load_semantic(a.semantic) if a.semantic else init.semantic
-    syn = load_sync(a.sync) if a.sync else init.sync
+    elif donor is None and (a.semantic is None or a.sync is None):
+        p.error("--semantic and --sync are required without --init or --encoders")
+    sem = load_semantic(a.semantic) if a.semantic else donor.semantic
+    syn = load_sync(a.sync) if a.sync else donor.sync
     train_generator(run, sem, syn, a.out, a.export, resume=not a.no_resume,
-                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes, init=init)
+                    max_seconds=None if a.max_minutes is None else 60 * a.max_minutes, init=init,
+                    codec=None if donor is None else donor.codec)
 
 
 def preset_name(cfg) -> str:

@@ -132,3 +132,24 @@ def test_train_cli_says_what_is_wrong(tmp_path, capsys):
                  "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_train_cli_new_generator_on_a_pipelines_encoders(tiny_ckpt, tmp_path):
+    """`--encoders PIPE`: a generator of the chosen size trained from scratch on another
+    checkpoint's encoders and codec (the CPU bundle recipe); `--init` with it is refused."""
+    from salsav_core.pipeline import Pipeline
+    from salsav_core.train_generator import main
+    donor = Pipeline.from_pretrained(tiny_ckpt)
+    assert main(["--preset", "test", "--model", "test", "--encoders", str(tiny_ckpt), "--clips", "4",
+                 "--steps", "2", "--out", str(tmp_path / "run"), "--export", str(tmp_path / "pipe")]) == 0
+    pipe = Pipeline.from_pretrained(tmp_path / "pipe")
+    assert pipe.meta["trained_steps"] == 2 and "init" not in pipe.meta
+    assert pipe.codec.to_dict() == donor.codec.to_dict()
+    assert pipe.semantic.cfg == donor.semantic.cfg and pipe.sync.cfg == donor.sync.cfg
+    s = donor.sync.cfg.image_size
+    np.testing.assert_allclose(np.asarray(pipe.sync.video_features(np.zeros((24, s, s, 3), np.uint8))),
+                               np.asarray(donor.sync.video_features(np.zeros((24, s, s, 3), np.uint8))),
+                               atol=1e-3)
+    with pytest.raises(SystemExit):
+        main(["--init", str(tiny_ckpt), "--encoders", str(tiny_ckpt), "--out", str(tmp_path / "x")])
