@@ -121,6 +121,7 @@ async def drive(base: str, n: int, pace: Pace, rec: Recorder, prefix: str, ramp:
         await asyncio.to_thread(server.start)
 
     t0 = time.perf_counter()
+    rec.steady_from = t0 + ramp if ramp > 0 else None     # latencies after the last arrival, apart
     tasks = [asyncio.create_task(one(i)) for i in range(n)]
     extra = [asyncio.create_task(killer())] if kill_at is not None and server is not None else []
     done, pending = await asyncio.wait(tasks, timeout=duration)
@@ -168,10 +169,21 @@ def run_once(cfg: dict, n: int, a, template: Path, pg: PostgresServer | None, tm
             "saves_p50_p95_p99_ms": [round(x, 1) for x in percentiles(saves)],
             "endpoints": {e: {"n": len(rec.lat[e]), "p50_p95_p99_ms": [round(x, 1) for x in percentiles(rec.lat[e])]}
                           for e in ENDPOINTS if rec.lat.get(e)},
+            "all_p50_p95_p99_ms": [round(x, 1) for x in percentiles([x for v in rec.lat.values() for x in v])],
+            **({"after_arrivals": _after_arrivals(rec)} if rec.steady else {}),
             "errors": sum(rec.errors.values()), "first_errors": rec.first_errors, "retries": rec.retries,
             "kill_at": a.kill_at, "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, n_req), 2),
             "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, n_req), 2),
             "machine_load_avg": round(load, 1), **check}
+
+
+def _after_arrivals(rec: Recorder) -> dict:
+    """Latencies of the requests sent once every participant had arrived (the ramp's end)."""
+    saves = rec.steady["save_click"] + rec.steady["save_final"]
+    every = [x for v in rec.steady.values() for x in v]
+    return {"requests": len(every), "saves": len(saves),
+            "saves_p50_p95_p99_ms": [round(x, 1) for x in percentiles(saves)],
+            "all_p50_p95_p99_ms": [round(x, 1) for x in percentiles(every)]}
 
 
 def show(r: dict) -> None:
@@ -182,6 +194,12 @@ def show(r: dict) -> None:
           f"err {r['errors']} retries {r['retries']} finished {r['finished']} cut {r['cut_off']}", flush=True)
     print(f"        cpu ms/request: server {r['server_cpu_ms_per_request']} client {r['client_cpu_ms_per_request']}"
           f"  (machine load average {r['machine_load_avg']})")
+    q = r["all_p50_p95_p99_ms"]
+    print(f"        all requests p50/p95/p99 {q[0]:.0f}/{q[1]:.0f}/{q[2]:.0f} ms")
+    if "after_arrivals" in r:
+        s, q = r["after_arrivals"]["saves_p50_p95_p99_ms"], r["after_arrivals"]["all_p50_p95_p99_ms"]
+        print(f"        after the last arrival ({r['after_arrivals']['requests']} requests): saves p50/p95/p99 "
+              f"{s[0]:.0f}/{s[1]:.0f}/{s[2]:.0f} ms, all {q[0]:.0f}/{q[1]:.0f}/{q[2]:.0f} ms")
     for e, v in r["endpoints"].items():
         q = v["p50_p95_p99_ms"]
         print(f"        {e:>12} n={v['n']:<6} p50 {q[0]:7.1f}  p95 {q[1]:7.1f}  p99 {q[2]:7.1f} ms")

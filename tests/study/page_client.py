@@ -65,6 +65,8 @@ class Recorder:
     finished: int = 0                                          # participants with a completion code
     stopped: bool = False                                      # the run's time is up: stop, record no more
     acked_at_stop: int | None = None                           # len(acked) when it stopped
+    steady_from: float | None = None                           # perf_counter when all have arrived
+    steady: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(list))
 
     def error(self, what: str) -> None:
         self.errors[what.split(":")[0]] += 1
@@ -110,6 +112,8 @@ class Browser:
                 raise ParticipantError(f"{name}: {type(e).__name__} {e}") from None
             if not self.rec.stopped:
                 self.rec.lat[name].append(time.perf_counter() - t0)
+                if self.rec.steady_from is not None and t0 >= self.rec.steady_from:
+                    self.rec.steady[name].append(time.perf_counter() - t0)
             if r.status_code not in ok:
                 if retried and name == "save_final":
                     r.extensions["after_retry"] = True
