@@ -29,7 +29,7 @@ def main() -> None:
     jobs.append(("synthfoley_long30", make_long_clip(HELDOUT_SEED0 + 100, 30.0, 96)))
     for name, clip in jobs:
         path = out / f"{name}.mp4"
-        write_mp4(clip, path, crf=28 if clip.duration < 20 else 34, audio_bitrate="64k")
+        write_mp4(clip, path, crf=28 if clip.duration < 20 else 34, audio_bitrate=64_000)
         (out / f"{name}.json").write_text(json.dumps(sidecar(clip), indent=1))
         print(f"{path}  {path.stat().st_size / 1024:.0f} KB  {len(clip.events)} events  {clip.caption}")
 

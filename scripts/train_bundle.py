@@ -1,6 +1,6 @@
 """Train the whole bundled checkpoint in one go: semantic encoder, sync model, generator.
 
-Made for one short lease of the GPU machine (which has jax/flax/optax but no moviepy),
+Made for one short lease of the GPU machine (which has jax/flax/optax but not our media libraries),
 and runnable on the CPU with small budgets. Clips are made once, in parallel, and shared by
 all three stages. Everything lands under --out; the pipeline folder is --out/pipeline.
 

@@ -81,8 +81,14 @@ def probe(path: str | os.PathLike) -> dict:
         raise MediaError(f"cannot read {path}: {type(e).__name__}") from None
 
 
-def _run(cmd: list[str], what: str) -> bytes:
-    r = subprocess.run(cmd, capture_output=True)
+TIMEOUT_S = 300.0   # one ffmpeg call on a study file; a hung or endless one is killed
+
+
+def _run(cmd: list[str], what: str, timeout: float = TIMEOUT_S) -> bytes:
+    try:
+        r = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:   # subprocess.run has killed and reaped the child
+        raise MediaError(f"{what}: ffmpeg took longer than {timeout:g} s and was stopped") from None
     if r.returncode != 0:
         err = r.stderr.decode("utf-8", "replace")
         if "matches no streams" in err:

@@ -1,13 +1,14 @@
 """Media helpers for the demo: write int16 WAV, and draw a small test-pattern video
 (warm-up, tests, benchmark). Uploads are probed and read by the core (`salsav_core.request`).
 
-ffmpeg is the one bundled with imageio-ffmpeg (there is no system ffmpeg).
+The test pattern is encoded in process (PyAV): no ffmpeg subprocess.
 """
 from __future__ import annotations
 
-import imageio_ffmpeg
 import numpy as np
 import soundfile as sf
+
+from salsav_core.video_write import write_h264
 
 
 def write_wav_int16(path: str, wave: np.ndarray, sr: int) -> str:
@@ -22,9 +23,7 @@ def make_test_video(path: str, seconds: float, fps: int = 24, size: int = 64, se
     n = max(int(round(seconds * fps)), 1)
     period = rng.uniform(0.6, 1.2)
     color = rng.integers(80, 255, 3).astype(np.uint8)
-    writer = imageio_ffmpeg.write_frames(path, (size, size), fps=fps, macro_block_size=1,
-                                         ffmpeg_log_level="error")
-    writer.send(None)
+    frames = np.empty((n, size, size, 3), np.uint8)   # (T, H, W, 3)
     for i in range(n):
         t = i / fps
         phase = (t % period) / period
@@ -33,6 +32,5 @@ def make_test_video(path: str, seconds: float, fps: int = 24, size: int = 64, se
         frame[size - 4:] = 120
         x0 = int((size - 12) * (i / n))
         frame[size - 16 - y + 4: size - 4 - y + 4 if y else size - 4, x0:x0 + 12] = color
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
-    return path
+        frames[i] = frame
+    return write_h264(path, frames, fps, crf=23)

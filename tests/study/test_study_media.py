@@ -121,3 +121,13 @@ def test_loudness_off_silence_and_peaks(tmp_path):
     soundfile.write(str(tmp_path / "bare_clicks.wav"), z, sr)
     info = media.normalise_track(tmp_path / "bare_clicks.wav", tmp_path / "b.wav", 2.0, spec)
     assert any("peak limit" in w for w in info["warnings"])
+
+
+def test_a_hung_ffmpeg_call_is_killed_and_named():
+    import sys
+    import time
+    t0 = time.monotonic()
+    with pytest.raises(media.MediaError, match="took longer than 0.5 s"):
+        media._run([sys.executable, "-c", "import time; time.sleep(30)"], "cannot decode x", timeout=0.5)
+    assert time.monotonic() - t0 < 10
+
