@@ -105,11 +105,11 @@ def create_app(checkpoint: str | None = None, db_url: str | None = None,
     t0 = time.perf_counter()
     pipe = Pipeline.from_pretrained(checkpoint or settings.checkpoint or DEFAULT_CHECKPOINT)
     log.info("checkpoint loaded in %.1f s", time.perf_counter() - t0)
-    if warm:
-        log.info("warm-up (compiling) took %.1f s", webapp.warmup(pipe, settings))
     app = FastAPI(title="salsav", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.study = mount_study(app, study_settings)
     webapp.mount_demo(app, pipe, settings, path="/")
+    if warm:    # compiles while the server already answers; demo requests wait for it
+        app.state.warmup = webapp.warmup_in_background(pipe, settings)
     return app
 
 
@@ -127,7 +127,7 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
                         "with persistent storage /data/study.db)")
     p.add_argument("--demo-settings", default="default",
                    help="demo settings preset (webapp.settings: default, test)")
-    p.add_argument("--no-warmup", action="store_true", help="skip compiling at start-up")
+    p.add_argument("--no-warmup", action="store_true", help="skip the background compile at start-up")
     p.add_argument("--no-demo-study", action="store_true", help="do not load the bundled demo study")
     return p
 

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from webapp.settings import DemoSettings  # noqa: E402
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
+WARM = threading.Event()     # clear while a background warm-up runs: requests wait for it
+WARM.set()
 
 # Hides the exponent's number box next to the steps slider (the step count is shown instead).
 CSS = """
@@ -116,6 +119,7 @@ def build_demo(pipeline: Pipeline, settings: DemoSettings | None = None) -> gr.B
             progress((done, n), desc="Generating", unit="windows")
 
         progress(0.0, desc="Reading the video")
+        WARM.wait()
         out = service.run_request(pipeline, req, workdirs.new(), progress=on_window)
         return out.video_path, out.audio_path, out.spectrogram, out.timings_text, out.seed
 
@@ -126,6 +130,7 @@ def build_demo(pipeline: Pipeline, settings: DemoSettings | None = None) -> gr.B
         req = service.build_request(settings, video, prompt, negative_prompt, settings.default_steps,
                                     guidance, seed, random_seed, None, 0.0, trim, start, end)
         outs, rows = [], []
+        WARM.wait()
         for k, n in enumerate(settings.compare_steps):
             progress(k / len(settings.compare_steps), desc=f"{n} steps")
             r = dataclasses.replace(req, steps=n)
@@ -246,6 +251,25 @@ def warmup(pipeline: Pipeline, settings: DemoSettings | None = None) -> float:
                                     settings.default_guidance, 0, False, None, 0.0, False, 0.0, 0.0)
         service.run_request(pipeline, req, d, out_name="warmup-out")   # features, decode, mux, plot
     return time.perf_counter() - t0
+
+
+def warmup_in_background(pipeline: Pipeline, settings: DemoSettings | None = None) -> threading.Thread:
+    """`warmup` in a thread, so that the server answers at once; demo requests wait until it
+    has finished (`WARM`), so that nothing compiles twice. A failed warm-up is logged; the
+    requests then compile what they need themselves."""
+    WARM.clear()
+
+    def run():
+        try:
+            log.info("warm-up (compiling) took %.1f s", warmup(pipeline, settings))
+        except Exception:   # noqa: BLE001 - the demo still works, only its first request is slower
+            log.exception("warm-up failed")
+        finally:
+            WARM.set()
+
+    t = threading.Thread(target=run, name="salsav-warmup", daemon=True)
+    t.start()
+    return t
 
 
 def launch_kwargs(settings: DemoSettings | None = None) -> dict:

@@ -4,6 +4,7 @@ import json
 import re
 
 import httpx
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -115,3 +116,15 @@ def test_webapp_api_compare_steps(client, clip, settings):
         assert out[3 * k + 2].startswith(f"**{steps} step")
     assert "Seed 11" in out[-1]
     assert float(abs(waves[0] - waves[-1]).max()) > 1e-4                # 1 step and 32 steps differ
+
+
+def test_webapp_requests_wait_for_a_background_warmup(client, clip, pipeline, settings):
+    """app.py warms up in a thread while the server answers: a request sent meanwhile waits for
+    it (nothing compiles twice), then gets the same audio as any other request."""
+    from webapp import ui
+    before = client.predict(**_args(clip), api_name="/generate")
+    t = ui.warmup_in_background(pipeline, settings)
+    assert not ui.WARM.is_set()
+    during = client.predict(**_args(clip), api_name="/generate")
+    assert ui.WARM.is_set() and not t.is_alive()
+    np.testing.assert_array_equal(decode_audio(during[1]), decode_audio(before[1]))
