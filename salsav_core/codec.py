@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from salsav_core.config import HOP, LATENT_DIM, SAMPLE_RATE, latent_frames
 from salsav_core.griffin_lim import griffin_lim
@@ -105,6 +104,7 @@ def to_mono_44k(wave: np.ndarray, sr: int, target_sr: int = SAMPLE_RATE) -> np.n
         raise CodecError(f"sample rate must be positive, got {sr}")
     if int(sr) != target_sr and len(x):
         g = math.gcd(int(sr), target_sr)
+        from scipy.signal import resample_poly   # lazy: scipy.signal costs ~1 s of every start
         x = resample_poly(x, target_sr // g, int(sr) // g)
     return x
 

@@ -5,7 +5,6 @@ import functools
 from math import gcd
 
 import numpy as np
-from scipy.signal import resample_poly
 
 SR = 16000
 WIN = 400        # 25 ms
@@ -21,6 +20,7 @@ def to_16k(wave: np.ndarray, sr: int) -> np.ndarray:
     if sr == SR:
         return wave
     g = gcd(SR, int(sr))
+    from scipy.signal import resample_poly   # lazy: scipy.signal costs ~1 s of every start
     return resample_poly(wave, SR // g, int(sr) // g).astype(np.float32)
 
 
