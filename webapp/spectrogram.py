@@ -3,9 +3,6 @@ long-form window seams marked (matplotlib Agg; returns an RGB array)."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from scipy.signal import stft
 
 from salsav_core.codec import mel_filterbank
 
@@ -16,6 +13,7 @@ def log_mel(wave: np.ndarray, sr: int, n_mels: int = 80, n_fft: int = 2048,
     wave = np.asarray(wave, np.float32)                         # (n,)
     if wave.size < n_fft:
         wave = np.pad(wave, (0, n_fft - wave.size))
+    from scipy.signal import stft   # lazy: ~1 s of start-up; the warm-up loads it
     _, _, z = stft(wave, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
     power = np.abs(z) ** 2                                      # (n_fft/2+1, T)
     mel = mel_filterbank(sr, n_fft, n_mels, 0.0, sr / 2) @ power        # (n_mels, T), the codec's Slaney filters
@@ -35,6 +33,8 @@ def render_spectrogram(wave: np.ndarray, sr: int, windows=None, reference_span=N
     canvas: no pyplot, no global backend)."""
     db, frame_rate = log_mel(wave, sr)
     seconds = len(wave) / sr
+    from matplotlib.backends.backend_agg import FigureCanvasAgg   # lazy: matplotlib and
+    from matplotlib.figure import Figure                            # scipy.signal cost ~1-2 s of start-up
     fig = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)

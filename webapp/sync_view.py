@@ -14,8 +14,6 @@ import logging
 
 import numpy as np
 import soundfile as sf
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from salsav_core import metrics, video_io
 from salsav_core.config import SYNC_FPS
@@ -49,6 +47,8 @@ def render_sync_view(frames: np.ndarray, fps: float, wave: np.ndarray, sr: int,
     db, frame_rate = log_mel(wave, sr)
     onsets = metrics.detect_onsets(wave, sr) if len(wave) else np.zeros(0)
     motion = motion_curve(frames)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg   # lazy: matplotlib and
+    from matplotlib.figure import Figure                            # scipy.signal cost ~1-2 s of start-up
     fig = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(fig)
     ax_s, ax_m = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2], "hspace": 0.08})
