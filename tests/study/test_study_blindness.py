@@ -31,7 +31,7 @@ import soundfile
 from scipy import stats
 from sqlalchemy import select
 
-from study import db, media, web
+from study import db, design, media, web
 from study.manifest import load_manifest
 from study.settings import StudySettings
 from tests.study.conftest import ServerThread, make_video
@@ -42,6 +42,7 @@ SYSTEMS = ["MMAudioSecretName", "FoleyCrafterSecretName", "OursSecretName"]
 STYLE = {SYSTEMS[0]: (".m4a", 44100, 2, 6.0, 0.0), SYSTEMS[1]: (".flac", 16000, 1, -24.0, 1.5),
          SYSTEMS[2]: (".wav", 48000, 1, 0.0, -0.04)}
 N_CLIPS = 12
+SEED = 20261129            # the scripted participant's seed (see whole_study)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +68,12 @@ def whole_study(tmp_path_factory):
     load_manifest(engine, root / "manifest.yaml")
     srv = ServerThread(web.create_app(StudySettings(db_url=url), engine=engine))
     p = HttpParticipant(srv.url, pid="BLINDPID")
+    # One participant's random labels over 12 trials can line up with the systems by chance
+    # (the forest then reads label/position; 22/36 correct in about 1 run in 10), so this
+    # participant's seed is fixed and the test deterministic. That labels are shuffled evenly
+    # across participants is test_study_service's test_balanced_assignment_and_label_shuffles.
+    mp = pytest.MonkeyPatch()
+    mp.setattr(design, "new_seed", lambda: SEED)
     try:
         p.join()
         state = p.state()
@@ -78,6 +85,7 @@ def whole_study(tmp_path_factory):
             assert r.status_code == 200, r.text
             state = r.json()
     finally:
+        mp.undo()
         srv.stop()
         p.close()
     with db.read_session(engine) as s:
