@@ -44,6 +44,8 @@ def main(argv=None):
     p.add_argument("--gen-steps", type=int, default=None, help="default: the preset's")
     p.add_argument("--seed", type=int, default=None,
                    help="generator run seed, which also picks the training clips (default: the preset's)")
+    p.add_argument("--world", choices=["default", "varied", "mixed"], default=None,
+                   help="SynthFoley world of the generator's clips (default: the preset's)")
     p.add_argument("--onset-weight", type=float, default=None,
                    help="transient-weighted generator loss (TrainConfig.onset_weight; default: the preset's)")
     p.add_argument("--sem-seconds", type=float, default=75)
@@ -79,16 +81,16 @@ def main(argv=None):
         init = Pipeline.from_pretrained(a.init)
         a.model = preset_name(init.cfg)
     over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps, seed=a.seed,
-                                  onset_weight=a.onset_weight).items() if v is not None}
+                                  onset_weight=a.onset_weight, world=a.world).items() if v is not None}
     run = dataclasses.replace(run, n_clips=a.clips, **over)
     duration = model_preset(run.model).window_seconds
 
     # 1. clips, once (seeds < 1e6 only: held-out seeds start at 1e9)
     t0 = time.perf_counter()
     seeds = np.random.default_rng(run.seed).choice(1_000_000, size=a.clips, replace=False)
-    clips = make_clips(seeds, duration, run.image_size, a.workers)
+    clips = make_clips(seeds, duration, run.image_size, a.workers, run.world)
     report["clips_seconds"] = time.perf_counter() - t0
-    log(f"{len(clips)} clips of {duration} s in {report['clips_seconds']:.1f} s")
+    log(f"{len(clips)} {run.world}-world clips of {duration} s in {report['clips_seconds']:.1f} s")
 
     pooled_clip = prebuilt_clip_source(clips)
 

@@ -10,7 +10,8 @@
 # BUDGET_S (default 560) bounds the whole run: the generator trains for what is left after the
 # sweep, its clips and its feature cache, and its cosine schedule is cut to fit at GEN_RATE
 # steps/s; ONSET_WEIGHT (unset: the paper's loss) weights transient frames more; GEN_SEED picks
-# other training clips than the preset's (the same seed and count give the same clips). Sizes come
+# other training clips than the preset's (the same seed and count give the same clips); GEN_WORLD
+# picks their SynthFoley world (default, varied or mixed; unset: the preset's). Sizes come
 # from the environment, so the same script smoke-tests on the CPU:
 #   OUT=/tmp/o PY=.venv/bin/python SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 \
 #     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash experiments/sync/gpu_retrain.sh
@@ -49,7 +50,7 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
     --gen-preset gpu-finetune --clips "${GEN_CLIPS:-3000}" ${GEN_BATCH:+--batch $GEN_BATCH} \
     --gen-steps "${GEN_STEPS:-20000}" --gen-seconds 100000 --deadline "$left" \
     --gen-rate "${GEN_RATE:-38}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT} \
-    ${GEN_SEED:+--seed $GEN_SEED}
+    ${GEN_SEED:+--seed $GEN_SEED} ${GEN_WORLD:+--world $GEN_WORLD}
   cp "$W"/bundle/pipeline/config.json "$W"/bundle/pipeline/model-*.safetensors "$OUT"/
   tar -C "$W/bundle" -cf "$OUT/bundle.tar" report.json pipeline/history.json
   date
