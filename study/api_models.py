@@ -32,6 +32,7 @@ class ListenBody(_Strict):
     kind: Literal["play", "beat", "end"]
     label: Label
     seconds: float = Field(default=0.0, ge=0.0, le=60.0, allow_inf_nan=False)
+    started: bool = False    # the first report of a play segment (counted as a play)
 
 
 class NewParticipant(_Strict):

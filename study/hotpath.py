@@ -62,7 +62,7 @@ def _statements():
     first_open = (select(func.min(t2.c.order)).where(t2.c.participant_id == P.c.id, t2.c.completed_at.is_(None))
                   .correlate(P).scalar_subquery())
     open_trial = (select(P.c.id.label("pid"), P.c.study_id, T.c.id.label("tid"), T.c.order, T.c.completed_at,
-                         T.c.clip_id, T.c.last_beat_at, first_open.label("first_open"))
+                         T.c.clip_id, T.c.last_beat_at, T.c.started_at, first_open.label("first_open"))
                   .select_from(P.join(T, and_(T.c.participant_id == P.c.id, T.c.public_id == bindparam("public_id"))))
                   .where(P.c.token == bindparam("token")))
     video = exists().where(E.c.trial_id == I.c.trial_id, E.c.label.is_(None), E.c.kind == "fetch")
@@ -149,8 +149,10 @@ def save_click(conn: Connection, token: str, public_id: str, ratings: dict[str, 
     conn.execute(Q.touch, {"b_pid": row.pid, "b_now": now})
 
 
-def listen_report(conn: Connection, token: str, public_id: str, kind: str, label: str, seconds: float) -> dict:
-    """`listening.report`: credit a play report of the current trial; the credited time per label."""
+def listen_report(conn: Connection, token: str, public_id: str, kind: str, label: str, seconds: float,
+                  started: bool = False) -> dict:
+    """`listening.report`: credit a play report of the current trial; the credited time per label.
+    `started`: the report is the first of a play segment (counted in `plays`, like a "play")."""
     if kind not in rules.KINDS:
         raise StudyError("unknown report kind")
     row = _open_trial(conn, token, public_id)
@@ -159,11 +161,8 @@ def listen_report(conn: Connection, token: str, public_id: str, kind: str, label
         raise StudyError("unknown track label")
     now = db.utcnow()
     item = items[label]
-    credit = 0.0
-    if kind != "play" and row.last_beat_at is not None and item.fetched_at is not None:
-        elapsed = max(0.0, (now - row.last_beat_at).total_seconds())
-        credit = max(0.0, min(float(seconds), elapsed, rules.MAX_BEAT_S))
-    conn.execute(Q.credit, {"b_id": item.id, "b_play": 1 if kind == "play" else 0, "b_credit": credit})
+    credit = rules.credit(kind, seconds, now, row.last_beat_at or row.started_at, item.fetched_at is not None)
+    conn.execute(Q.credit, {"b_id": item.id, "b_play": 1 if kind == "play" or started else 0, "b_credit": credit})
     conn.execute(Q.beat, {"b_tid": row.tid, "b_now": now, "b_now2": now})
     conn.execute(Q.touch, {"b_pid": row.pid, "b_now": now})
     conn.execute(Q.event, {"b_tid": row.tid, "b_label": label, "b_kind": kind, "b_seconds": round(credit, 3),
@@ -399,10 +398,12 @@ def participant_state(conn: Connection, token: str):
     return p, out
 
 
-def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/") -> dict:
-    """web.StudyApp.state(token): the participant's state with the current trial, marked as shown."""
+def trial_state(conn: Connection, token: str, media_prefix: str = "/study/media/",
+                after_instructions: bool = False) -> dict:
+    """web.StudyApp.state(token): the participant's state with the current trial, marked as shown
+    (with `after_instructions`, no trial before the instructions are done: the trial page's state)."""
     p, out = participant_state(conn, token)
-    if out["done"]:
+    if out["done"] or (after_instructions and not out["instructions_done"]):
         return out
     study = _study(conn, p.study_id)
     t = conn.execute(J.next_trial, {"pid": p.id}).first()

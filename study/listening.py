@@ -18,7 +18,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import db, service
+from . import db, rules, service
 from .media import AUDIO_MIME, VIDEO_MIME
 from .rules import KINDS, MAX_BEAT_S  # noqa: F401  (re-exported)
 
@@ -75,7 +75,7 @@ def media_fetch(session: Session, media_token: str) -> Media | None:
 
 
 def report(session: Session, token: str, trial_ref: int | str, kind: str, label: str, seconds: float,
-           now: dt.datetime | None = None) -> dict:
+           now: dt.datetime | None = None, started: bool = False) -> dict:
     """Record one play report for the participant's current trial; returns the credited play
     time per label, {"listened": {label: s}, "min_listen_s": s}. Use a write session.
     `now` is the server's clock (default: the current UTC time); the HTTP API never sets it."""
@@ -98,11 +98,8 @@ def report(session: Session, token: str, trial_ref: int | str, kind: str, label:
         raise service.StudyError("unknown track label")
     now = now or db.utcnow()
     item = items[label]
-    credit = 0.0
-    if kind != "play" and trial.last_beat_at is not None and item.fetched_at is not None:
-        elapsed = max(0.0, (now - trial.last_beat_at).total_seconds())
-        credit = max(0.0, min(float(seconds), elapsed, MAX_BEAT_S))
-    if kind == "play":
+    credit = rules.credit(kind, seconds, now, trial.last_beat_at or trial.started_at, item.fetched_at is not None)
+    if kind == "play" or started:
         item.plays += 1
     item.listened_s += credit
     trial.last_beat_at = now

@@ -56,11 +56,11 @@ def render(name: str, status: int = 200, **ctx) -> HTMLResponse:
     return HTMLResponse(_ENV.get_template(name).render(**ctx), status_code=status)
 
 
-def json_answer(obj: dict) -> Response:
-    """A 200 JSON answer encoded here (orjson; the same bytes as JSONResponse for the plain dicts
+def json_answer(obj: dict, status: int = 200) -> Response:
+    """A JSON answer encoded here (orjson; the same bytes as JSONResponse for the plain dicts
     the API returns). FastAPI passes a Response through untouched, so the API's routes skip its
     `jsonable_encoder` walk over the dict and the stdlib encoder."""
-    return Response(_json_bytes(obj), media_type="application/json")
+    return Response(_json_bytes(obj), status_code=status, media_type="application/json")
 
 
 def wants_json(request: Request) -> bool:
@@ -80,7 +80,8 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
 
 # the names of the API's own fields: only these are named in an error message
 KNOWN_FIELDS = frozenset({
-    "ratings", "complete", "kind", "label", "seconds", "consent", "study", "external_id", "external_study_id",
+    "ratings", "complete", "kind", "label", "seconds", "started", "consent", "study", "external_id",
+    "external_study_id",
     "external_session_id", "token", "trial_id", "media_token", "study_id", "agree", "PROLIFIC_PID", "STUDY_ID",
     "SESSION_ID", "csrf", "excluded", "reason", "closed", "max_participants", "participant_id", "what", "fmt"})
 

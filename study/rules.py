@@ -26,6 +26,18 @@ def public_config(study: db.Study) -> dict:
     return out
 
 
+def credit(kind: str, seconds: float, now, since, fetched: bool) -> float:
+    """The play time one report earns: none for a "play" (it opens a segment) or an unfetched
+    track; else the seconds it claims, at most the wall-clock time `since` the trial's previous
+    report (or, for its first report, since the trial was first shown: the page learns the media
+    only then) and at most MAX_BEAT_S. So the credit of all a trial's tracks together never
+    exceeds the real time since it was shown, however the reports are forged."""
+    if kind == "play" or since is None or not fetched:
+        return 0.0
+    elapsed = max(0.0, (now - since).total_seconds())
+    return max(0.0, min(float(seconds), elapsed, MAX_BEAT_S))
+
+
 def shown_listened(seconds: float) -> float:
     """Credited play time as the page sees it: rounded *down* to 0.01 s (after the 1e-6 slack the
     server's own check allows), so the page never sees a track credited with its minimum before

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +24,7 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Form, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from . import admin, db, hotpath, listening, service
+from . import admin, db, fastroutes, hotmedia, hotpath, service
 from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
 from .pages import HERE, StudyRoute, StudySecurity, error_response, json_answer, render
 from .settings import StudySettings
@@ -34,7 +32,6 @@ from .settings import StudySettings
 TokenPath = Annotated[Token, PathParam()]
 TrialPath = Annotated[PublicId, PathParam()]
 FormText = Annotated[str, Form(max_length=128)]
-_RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
 _SAVED = {"saved": True}
 _STATIC_MIME = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
@@ -63,31 +60,6 @@ class StaticAssets:
             return None
         cache = "public, max-age=31536000, immutable" if version == self.version else "no-cache"
         return Response(found[0], media_type=found[1], headers={"Cache-Control": cache})
-
-
-def media_response(request: Request, path: str, mime: str) -> Response:
-    """The file's bytes (or the one byte range asked for), with no validators (ETag,
-    Last-Modified) and no file name; one MIME type per kind of media."""
-    size = os.path.getsize(path)
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
-    rng = request.headers.get("range")
-    start, end = 0, size - 1
-    if rng:
-        m = _RANGE.match(rng.strip())
-        if m is None or (m.group(1) == "" and m.group(2) == ""):
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-        if m.group(1) == "":                       # suffix range: the last N bytes
-            start = max(0, size - int(m.group(2)))
-        else:
-            start = int(m.group(1))
-            end = min(end, int(m.group(2))) if m.group(2) else end
-        if start > end or start >= size:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    with open(path, "rb") as f:
-        f.seek(start)
-        body = f.read(end - start + 1)
-    return Response(body, status_code=206 if rng else 200, media_type=mime, headers=headers)
 
 
 class StudyApp:
@@ -156,7 +128,8 @@ class StudyApp:
 
         @r.get(pre + "/p/{token}", response_class=HTMLResponse)
         def page(token: TokenPath):
-            state = self.state(token, trial=False)  # the page's script fetches the trial itself
+            with db.write_connection(self.engine) as c:   # a trial page carries its state (= GET /state)
+                state = hotpath.trial_state(c, token, media_prefix=f"{pre}/media/", after_instructions=True)
             cfg = state["config"]
             common = dict(title=cfg["title"], static=self.static_url, token=token, pre=pre,
                           preview=state["preview"])
@@ -165,7 +138,7 @@ class StudyApp:
             if not state["instructions_done"]:
                 return render("instructions.html", instructions=cfg["instructions"], axes=cfg["axes"],
                               action=f"{pre}/p/{token}/instructions", tone_level=cfg["tone_level"], **common)
-            return render("trial.html", **common)
+            return render("trial.html", state=state, **common)
 
         @r.post(pre + "/p/{token}/instructions")
         def instructions_done(token: TokenPath):
@@ -194,7 +167,7 @@ class StudyApp:
         def api_listen(token: TokenPath, trial_id: TrialPath, body: ListenBody):
             """A play report {kind: play|beat|end, label, seconds} -> the credited play time per label."""
             with db.write_connection(self.engine) as c:  # = listening.report, in a few Core statements
-                out = hotpath.listen_report(c, token, trial_id, body.kind, body.label, body.seconds)
+                out = hotpath.listen_report(c, token, trial_id, body.kind, body.label, body.seconds, body.started)
             return json_answer(out)
 
         @r.post(pre + "/api/{token}/trials/{trial_id}/ratings")
@@ -221,15 +194,13 @@ class StudyApp:
 
         @r.get(pre + "/media/{media_token}")
         def media(request: Request, media_token: TokenPath):
-            with db.read_session(self.engine) as s:
-                found = listening.media_lookup(s, media_token)
-            if found is None or not Path(found.path).is_file():
+            """(fastroutes.HotRoutes answers the well-formed ones first, in the same way.)"""
+            rng = request.headers.get("range")
+            with db.write_connection(self.engine) as c:   # the first served fetch is logged
+                found = hotmedia.fetch(c, media_token, rng)
+            if found is None:
                 return error_response(request, 404, "not found")
-            resp = media_response(request, found.path, found.mime)
-            if resp.status_code in (200, 206) and not found.logged:   # a refused range is no fetch
-                with db.write_session(self.engine) as s:
-                    listening.log_fetch(s, found)
-            return resp
+            return hotmedia.file_response(*found, bool(rng))
 
         return r
 
@@ -257,6 +228,7 @@ def mount(app: FastAPI, settings: StudySettings, engine=None) -> StudyApp:
     sa = StudyApp(settings, engine)
     app.include_router(sa.router())
     app.include_router(admin.router(sa.engine, settings))
+    app.add_middleware(fastroutes.HotRoutes, study=sa)   # inside StudySecurity (added after: outermost)
     app.add_middleware(StudySecurity, prefixes=(settings.prefix, settings.admin_prefix))
     cap_threads(app, settings.threads)
     return sa

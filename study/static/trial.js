@@ -14,8 +14,9 @@
     return body;
   }
 
+  // the page carries its state (the same as GET state-url, which marked the trial as shown)
   let state;
-  try { state = await getJSON(root.dataset.stateUrl); } catch (e) { err(e.message); return; }
+  try { state = JSON.parse($("trial-state").textContent); } catch (e) { err("could not read the trial"); return; }
   if (state.done || !state.trial) { location.reload(); return; }
   const cfg = state.config, trial = state.trial;
   const labels = trial.tracks.map((t) => t.label);
@@ -24,8 +25,13 @@
   for (const l of labels) ratings[l] = Object.assign({}, trial.ratings[l] || {});
   // a track can be rated once the server has credited it with min_listen_s of play time
   const minListen = trial.min_listen_s || 0;
-  const played = {};
-  const credit = (listened) => { for (const l of labels) played[l] = minListen <= 0 || (listened[l] || 0) >= minListen - 1e-6; };
+  const played = {}, credited = {};       // label -> rateable; label -> seconds the server credited
+  const credit = (listened) => {
+    for (const l of labels) {
+      credited[l] = listened[l] || 0;
+      played[l] = minListen <= 0 || credited[l] >= minListen - 1e-6;
+    }
+  };
   credit(trial.listened || {});
 
   $("progress").textContent = `Trial ${trial.index + 1} of ${trial.total}`;
@@ -95,46 +101,58 @@
   }
 
   // ---------------------------------------------------------------- listening reports
-  // play / beat / end reports, one at a time and in order; the server credits each with at
-  // most the wall-clock time since the previous one (study/listening.py). Reports stop for a
-  // track once the server has credited it with min_listen_s (played[label]): the answer that
-  // says so closes its segment without another report, and playing it again sends nothing.
-  // Until then every report is sent, so the beat that completes the credit goes out, and so
-  // does the "end" of a segment paused or switched away from before it was credited.
+  // The server credits a report with at most the wall-clock time since the trial's previous
+  // report (or since the trial was shown) and at most 5 s (study/listening.py). So a play
+  // segment of a track the server has not yet credited with min_listen_s is reported only
+  // when it ends (pause, switch: "end", so credit is never lost) and when its credit can be
+  // complete ("beat": the seconds still missing, plus a little; every 4 s while more is
+  // missing, and again if the answer falls short). Its first report says it started one
+  // (`started`, a play). Reports go one at a time and in order. Once the server has credited a
+  // track (played[label]) it gets no more reports, even when played again or after a reload.
   const listenUrl = root.dataset.rateUrl + trial.trial_id + "/listen";
-  let segment = null;                       // {label, t}: the track reported since audio time t
+  const STEP = 4, MARGIN = 0.1;             // s: under the server's 5 s per report; timer slack
+  let segment = null;                       // {label, t, started}: the track reported since audio time t
   let queue = Promise.resolve();
   let beatTimer = null;
-  function send(kind, label, seconds) {
-    queue = queue.then(() => getJSON(listenUrl, { method: "POST",
-      body: JSON.stringify({ kind, label, seconds: Math.max(0, Math.min(60, seconds)) }) }))
+  function send(kind, label, seconds, started) {
+    const body = { kind, label, seconds: Math.max(0, Math.min(60, seconds)) };
+    if (started) body.started = true;
+    queue = queue.then(() => getJSON(listenUrl, { method: "POST", body: JSON.stringify(body) }))
       .then((r) => {
         credit(r.listened);
-        if (segment && played[segment.label]) { segment = null; clearInterval(beatTimer); }  // credited
+        if (segment && played[segment.label]) { segment = null; clearTimeout(beatTimer); }  // credited
+        else if (kind === "beat" && segment && segment.label === label) schedule(player);   // fell short
         refresh();
       })
       .catch((e) => err("Could not report listening: " + e.message));
     return queue;
   }
+  function schedule(p) {                    // the next beat: when the segment's credit can be complete
+    clearTimeout(beatTimer);
+    if (!segment) return;
+    const missing = minListen - credited[segment.label];
+    const due = Math.max(0.25, Math.min(STEP, missing + MARGIN)) - (p.ctx.currentTime - segment.t);
+    beatTimer = setTimeout(() => { if (p.playing && segment) closeSegment(p, "beat"); }, Math.max(0, due) * 1000);
+  }
   function closeSegment(p, kind) {
     if (!segment) return;
+    clearTimeout(beatTimer);
     const now = p.ctx.currentTime;
-    send(kind, segment.label, now - segment.t);
+    send(kind, segment.label, now - segment.t, segment.started);
     segment.t = now;
+    segment.started = false;
   }
-  function openSegment(p) {                 // the active track starts playing: a beat every second
+  function openSegment(p) {                 // the active track starts playing
     segment = null;
-    clearInterval(beatTimer);
+    clearTimeout(beatTimer);
     if (played[p.active]) return;           // already credited: nothing to report
-    segment = { label: p.active, t: p.ctx.currentTime };
-    send("play", p.active, 0);
-    beatTimer = setInterval(() => { if (p.playing && segment) closeSegment(p, "beat"); }, 1000);
+    segment = { label: p.active, t: p.ctx.currentTime, started: true };
+    schedule(p);
   }
   function onPlayerEvent(kind, p, previous) {
     if (kind === "play") {
       openSegment(p);
     } else if (kind === "pause") {
-      clearInterval(beatTimer);
       closeSegment(p, "end");
       segment = null;
     } else if (kind === "select" && p.playing) {
@@ -185,7 +203,7 @@
     try {
       const st = await getJSON(root.dataset.rateUrl + trial.trial_id + "/ratings",
         { method: "POST", body: JSON.stringify({ ratings, complete: true }) });
-      clearInterval(beatTimer);
+      clearTimeout(beatTimer);
       player.dispose();
       location.reload();
       return st;

@@ -1,19 +1,20 @@
 """Participants that speak to the study server the way its pages do (asyncio, over http_client.py).
 
 One `participant()` is one browser: the landing and consent form, the instructions, then per
-trial the page, its state, the video and every track (the media fetches), play / beat reports
-while a track plays until the server has credited its minimum listening time (a beat a second,
-none after the credit, as trial.js sends; these participants never pause early, so they never
-send "end"), one save per click and the final save ("Next"), then the page again, over one
-keep-alive connection (http_client.py: a light client, so the load generator leaves the CPU to
-the server). `Pace` sets the human part: the mean time
-between actions (0 = as fast as the server answers) with jitter.
+trial the page (which carries the trial's state, as the real page does), the video and every
+track (the media fetches), play reports as trial.js sends them while a track plays until the
+server has credited its minimum listening time (one "beat" when the credit can be complete,
+marked `started`, and another only if the answer falls short or more than `beat_s` is missing;
+these participants never pause early, so they never send "end"), one save per click and the
+final save ("Next"), then the page again, over one keep-alive connection (http_client.py: a
+light client, so the load generator leaves the CPU to the server). `Pace` sets the human part:
+the mean time between actions (0 = as fast as the server answers) with jitter.
 
 Every answer is timed per endpoint into a `Recorder`, with the scores the server acknowledged;
 `verify()` then compares them with the database (lost, changed, duplicated). With
 `retry_s > 0` a request that meets a dead server (connection refused or reset, 5xx) is retried
 until the server is back, as a participant would reload; a final save answered "already
-completed" after such a retry counts as saved when the state has moved on.
+completed" after such a retry counts as saved when the page has moved on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import json
 import os
 import random
 import re
@@ -38,6 +40,7 @@ from tests.study.http_client import HttpClient, Response, Unreachable
 
 _STUDY_ID = re.compile(r'name="study_id" value="(\d+)"')
 _TOKEN = re.compile(r"/p/([A-Za-z0-9_-]+)$")
+_STATE = re.compile(r'<script type="application/json" id="trial-state">(.*?)</script>', re.S)
 STATIC = ("study.css", "player.js", "trial.js")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[2]
 class Pace:
     think_s: float = 2.0     # mean seconds between a participant's actions (0: hammer)
     jitter: float = 0.5      # each wait is think_s * uniform(1 - jitter, 1 + jitter)
-    beat_s: float = 1.0      # while a track plays, a report every beat_s (trial.js: 1 s)
+    beat_s: float = 4.0      # while a track plays, at most this long between reports (trial.js: 4 s)
+    margin_s: float = 0.1    # a report goes this long after the credit could be complete (trial.js)
     retry_s: float = 0.0     # keep retrying a dead server this long (0: a failure is an error)
 
     def wait(self, rng: random.Random) -> float:
@@ -124,19 +128,28 @@ class Browser:
 
 async def _listen(b: Browser, api: str, label: str, need: float, credited: float) -> None:
     """Play one track as trial.js reports it: nothing if the server already credited `need`
-    seconds (or `need` is 0); else play, then a beat a second until an answer shows the credit,
-    and no more (trial.js closes a credited track's segment without a report)."""
+    seconds (or `need` is 0); else a "beat" when the credit can be complete (the seconds still
+    missing plus margin_s, at most beat_s later), the first one `started`, until an answer shows
+    the credit, and no more (trial.js closes a credited track's segment without a report)."""
     if need <= 0 or credited >= need - 1e-6:
         return
-    url = f"{api}/listen"
-    r = await b.call("listen", "POST", url, json={"kind": "play", "label": label, "seconds": 0.0})
-    last, credited = time.monotonic(), float(r.json()["listened"].get(label, 0.0))
+    url, pace = f"{api}/listen", b.pace
+    last, started = time.monotonic(), True
     while credited < need - 1e-6:
-        await asyncio.sleep(b.pace.beat_s)
+        due = max(0.25, min(pace.beat_s, need - credited + pace.margin_s)) - (time.monotonic() - last)
+        await asyncio.sleep(max(0.0, due))
         now = time.monotonic()
-        r = await b.call("listen", "POST", url, json={"kind": "beat", "label": label,
-                                                       "seconds": round(min(now - last, 5.0), 3)})
-        last, credited = now, float(r.json()["listened"].get(label, 0.0))
+        body = {"kind": "beat", "label": label, "seconds": round(min(now - last, 60.0), 3)}
+        if started:
+            body["started"] = True
+        r = await b.call("listen", "POST", url, json=body)
+        last, started, credited = now, False, float(r.json()["listened"].get(label, 0.0))
+
+
+def page_state(html: str) -> dict | None:
+    """The state a trial page carries (trial.js reads it); None for another page."""
+    m = _STATE.search(html)
+    return json.loads(m.group(1)) if m else None
 
 
 async def participant(base: str, pid: str, pace: Pace, rec: Recorder, seed: int = 0,
@@ -170,11 +183,13 @@ async def _session(b: Browser, pid: str, rng: random.Random, study: str | None, 
     if 'id="trial"' not in r.text and "instructions" in r.text:
         await asyncio.sleep(pace.wait(rng))
         await b.call("instructions", "POST", page + "/instructions")
-        await b.call("page", "GET", page)
+        r = await b.call("page", "GET", page)
     done_trials = 0
     while max_trials is None or done_trials < max_trials:
-        st = (await b.call("state", "GET", f"/study/api/{token}/state")).json()
-        if st["done"]:
+        st = page_state(r.text)
+        if st is None or st["done"]:
+            if 'id="completion-code"' not in r.text:
+                raise ParticipantError("page: neither a trial nor the completion code")
             rec.finished += 0 if rec.stopped else 1
             return
         t = st["trial"]
@@ -197,16 +212,17 @@ async def _session(b: Browser, pid: str, rng: random.Random, study: str | None, 
                 rec.acked[(pid, tid, lab, ax)] = scores[lab][ax]
         await asyncio.sleep(pace.wait(rng))
         r = await b.call("save_final", "POST", f"{api}/ratings", json={"ratings": scores, "complete": True})
-        if r.extensions.get("after_retry"):       # saved before the server died, answered after?
-            st2 = (await b.call("state", "GET", f"/study/api/{token}/state")).json()
-            if not st2["done"] and st2["trial"]["trial_id"] == tid:
-                raise ParticipantError(f"save_final: HTTP {r.status_code} after a retry, trial not saved")
+        after_retry = r.extensions.get("after_retry")    # saved before the server died, answered after?
+        r = await b.call("page", "GET", page)             # trial.js reloads the page
+        if after_retry:
+            st2 = page_state(r.text)
+            if st2 is not None and not st2["done"] and st2["trial"]["trial_id"] == tid:
+                raise ParticipantError("save_final: an error after a retry, trial not saved")
         for lab, by in scores.items():
             for ax, v in by.items():
                 rec.acked[(pid, tid, lab, ax)] = v
         rec.completed.add((pid, tid))
         done_trials += 1
-        await b.call("page", "GET", page)
 
 
 def verify(db_url: str, rec: Recorder, pids: set[str]) -> dict:

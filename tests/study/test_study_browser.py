@@ -144,15 +144,20 @@ def test_participant_completes_study_and_resumes_after_restart(browser, live_stu
 
 
 def test_reports_stop_once_the_server_credits_a_track(browser, live_study):
-    """The page reports a track until the server has credited min_listen_s (0.5 s here) and then
-    sends nothing more for it: the beat that completes the credit goes out, a segment paused
-    before the credit still ends with its report (credit is never lost), and a credited track
-    played again, also after a reload, sends no report at all. Credited time stays near the minimum."""
+    """The page reports a track only until the server has credited min_listen_s (0.5 s here),
+    and then only when that credit can be complete: one "beat" (the first report of a play
+    segment says it `started` one), an "end" for a segment paused before the credit (credit is
+    never lost), then a beat for what is still missing; a credited track played again, also
+    after a reload, sends no report at all. Credited time stays near the minimum."""
     page = browser.new_page()
     sent = []
     page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/listen") else None)
     start(page, live_study["srv"].url, "QUIET1")
     page.wait_for_selector("#trial[data-ready='1']", timeout=20000)
+    # the page carries the trial's state: the same as the state URL answers
+    embedded = page.evaluate("JSON.parse(document.getElementById('trial-state').textContent)")
+    assert embedded["trial"]["tracks"] and embedded == page.evaluate(
+        "fetch(document.querySelector('#trial').dataset.stateUrl).then(r => r.json())")
 
     def unlocked(lab):
         return f"() => !document.querySelector(\"input[name='r-{lab}-overall']\").disabled"
@@ -160,22 +165,25 @@ def test_reports_stop_once_the_server_credits_a_track(browser, live_study):
     def kinds(lab):
         return [m["kind"] for m in sent if m["label"] == lab]
 
+    def starts(lab):
+        return [m.get("started", False) for m in sent if m["label"] == lab]
+
     def listened():
         return page.evaluate("fetch(document.querySelector('#trial').dataset.stateUrl)"
                              ".then(r => r.json()).then(s => s.trial.listened)")
 
-    # A plays until credited, then 2 s more: play, the beat that completed the credit, nothing after
+    # A plays until credited, then 2 s more: one beat, when the credit could be complete
     page.evaluate("studyPlayer.play()")
     page.wait_for_function(unlocked("A"), timeout=8000)
     page.wait_for_timeout(2000)
-    assert kinds("A") == ["play", "beat"], sent
+    assert kinds("A") == ["beat"] and starts("A") == [True], sent
     # B plays 0.3 s and is paused before its credit: its "end" report carries those 0.3 s
     page.evaluate("studyPlayer.pause(); studyPlayer.select('B')")
     page.evaluate("studyPlayer.play()")
     page.wait_for_timeout(300)
     page.evaluate("studyPlayer.pause()")
     page.wait_for_timeout(300)
-    assert kinds("B") == ["play", "end"], sent
+    assert kinds("B") == ["end"] and starts("B") == [True], sent
     assert 0.1 < listened()["B"] < 0.5 and page.is_disabled("input[name='r-B-overall'][value='3']")
     # played again, B is reported until its credit completes; then switching to the credited A
     # sends nothing (no "end" for B, no "play" for A), and C is reported until credited
@@ -184,11 +192,11 @@ def test_reports_stop_once_the_server_credits_a_track(browser, live_study):
     page.wait_for_timeout(300)
     page.evaluate("studyPlayer.select('A')")
     page.wait_for_timeout(1300)
-    assert kinds("A") == ["play", "beat"] and kinds("B") == ["play", "end", "play", "beat"], sent
+    assert kinds("A") == ["beat"] and kinds("B") == ["end", "beat"] and starts("B") == [True, True], sent
     page.evaluate("studyPlayer.select('C')")
     page.wait_for_function(unlocked("C"), timeout=8000)
     page.wait_for_timeout(1300)
-    assert kinds("C") == ["play", "beat"], sent
+    assert kinds("C") == ["beat"] and starts("C") == [True], sent
     got = listened()
     assert all(0.5 <= v < 0.5 + 1.3 for v in got.values()), got
     # after a reload every track is credited: the page sends no report at all
