@@ -54,6 +54,8 @@ class ModelConfig(DictConfig):
     sync_dim: int = 128           # sync feature dim (paper: 768)
     window_seconds: float = 5.0   # one compiled window; long videos are extended window by window
     overlap_seconds: float = 0.5  # reference taken from the previous window (paper A.1 / DESIGN)
+    shortcut: bool = True         # False: a plain flow-matching generator (trained with d = 0
+                                  # only), which is told d = 0 at every step, whatever the step size
 
     @property
     def window_frames(self) -> int:

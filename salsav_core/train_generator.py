@@ -272,7 +272,7 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
         log(f"{max_seconds:.0f} s left: {run.steps} steps at {fit_rate:g} steps/s")
     base = model_preset(run.model)
     cfg = dataclasses.replace(base, sem_dim=data["sem"].shape[-1], text_dim=data["text"].shape[-1],
-                              sync_dim=data["sync"].shape[-1])
+                              sync_dim=data["sync"].shape[-1], shortcut=run.objective != "flow")
     tcfg: TrainConfig = dataclasses.replace(TRAIN_PRESETS[run.objective], lr=run.lr)
     if run.mask_max is not None:
         tcfg = dataclasses.replace(tcfg, mask_max=run.mask_max)
@@ -425,7 +425,7 @@ def preset_name(cfg) -> str:
     from .config import MODEL_PRESETS
     for name, pre in MODEL_PRESETS.items():
         if dataclasses.replace(cfg, sem_dim=pre.sem_dim, text_dim=pre.text_dim,
-                               sync_dim=pre.sync_dim) == pre:
+                               sync_dim=pre.sync_dim, shortcut=pre.shortcut) == pre:
             return name
     raise ValueError(f"--init generator ({cfg.name!r}) matches no ModelConfig preset")
 

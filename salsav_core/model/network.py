@@ -54,7 +54,7 @@ class SalsaV(nnx.Module):
 
         # Global condition c (B, H) and per-audio-token condition c_a (B, T_a, H).
         c = (self.text_proj(text) + self.sem_pool_proj(sem.mean(axis=1))
-             + self.t_embed(t) + self.d_embed(d))
+             + self.t_embed(t) + self.d_embed(d if self.cfg.shortcut else jnp.zeros_like(d)))
         c_a = c[:, None] + self.sync_proj(self.sync_up(sync, t_a))
 
         a = self.in_proj(x_t) + self.ref_tokens[...][ref_mask.astype(jnp.int32)]  # (B, T_a, H)

@@ -55,6 +55,19 @@ def test_model_depends_on_t_d_and_ref_tokens(model, cfg):
     assert not np.allclose(base, _call(model, batch, ref_mask=mask))
 
 
+def test_plain_flow_model_is_told_d_zero_whatever_the_step(model, cfg):
+    """A generator trained by plain flow matching (cfg.shortcut False) never saw d > 0, so it is
+    told d = 0 at every step size; the same weights as a shortcut model do depend on d."""
+    import dataclasses
+    graphdef, state = nnx.split(model)
+    flow = SalsaV(dataclasses.replace(cfg, shortcut=False), nnx.Rngs(0))
+    nnx.update(flow, state)
+    batch = make_batch(cfg, 2, 1.0)
+    np.testing.assert_array_equal(_call(flow, batch, d=0.5), _call(flow, batch, d=0.0))
+    np.testing.assert_allclose(_call(flow, batch, d=0.5), _call(model, batch, d=0.0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(_call(model, batch, d=0.5), _call(model, batch, d=0.0))
+
+
 def test_sync_interpolation_weights_exact_on_ramps():
     # Keys cubic and linear interpolation reproduce a linear ramp exactly (inside the range).
     n_out, n_in = 430, 240

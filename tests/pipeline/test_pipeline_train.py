@@ -55,6 +55,29 @@ def test_generator_training_resumes_and_exports(tmp_path):
     assert 0 < moved < 1e-4                   # EMA of two small steps away from the init weights
 
 
+@pytest.mark.slow
+def test_plain_flow_run_exports_a_model_told_d_zero(tmp_path):
+    """objective "flow" (the Table 2 baseline) exports a generator with cfg.shortcut False, so
+    the sampler's step sizes never reach it as d (it trained on d = 0 only)."""
+    from flax import nnx
+
+    from salsav_core.encoders.presets import semantic_preset, sync_preset
+    from salsav_core.encoders.semantic import SemanticEncoder
+    from salsav_core.encoders.sync import SyncModel
+    from salsav_core.pipeline import DEFAULT_CHECKPOINT, Pipeline
+    from salsav_core.train_generator import RUN_PRESETS, train_generator
+
+    sem = SemanticEncoder(semantic_preset("tiny"), nnx.Rngs(0))
+    syn = SyncModel(sync_preset("tiny"), nnx.Rngs(1))
+    run = dataclasses.replace(RUN_PRESETS["test"], steps=1, n_clips=2, objective="flow")
+    pipe, hist = train_generator(run, sem, syn, tmp_path / "run", tmp_path / "export",
+                                 progress=False, log=lambda *a: None)
+    assert np.isfinite(hist[-1]["loss"]) and hist[-1]["shortcut_loss"] == 0
+    assert pipe.cfg.shortcut is False and Pipeline.from_pretrained(tmp_path / "export").cfg.shortcut is False
+    assert RUN_PRESETS["test"].objective == "paper" and Pipeline.from_pretrained(
+        DEFAULT_CHECKPOINT).cfg.shortcut is True
+
+
 def test_learning_rate_schedules():
     from salsav_core.train_generator import GeneratorRunConfig, _with_warmup
     from salsav_core.training import TrainConfig
