@@ -16,6 +16,7 @@ Errors are answered by `pages.StudyRoute`; bodies are limited and security heade
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from pathlib import Path
 from typing import Annotated
@@ -81,6 +82,19 @@ class StudyApp:
         with self.engine.connect() as c:
             return hotpath.participant_state(c, token)[1]
 
+    def on_loop(self, route):
+        """A participant route (sync, database work) as FastAPI will run it: on SQLite on the event
+        loop, like fastroutes.HotRoutes (one writer at a time anyway; and a route left in the thread
+        pool would wait for the GIL while the loop answers the hot routes: measured at N=500, the
+        page, consent and instructions p95 2.4 s); on PostgreSQL in the thread pool, unchanged."""
+        if self.engine.dialect.name != "sqlite":
+            return route
+
+        @functools.wraps(route)             # FastAPI reads the parameters through __wrapped__
+        async def run(*args, **kwargs):
+            return route(*args, **kwargs)
+        return run
+
     def _enter(self, token: str) -> RedirectResponse:
         st = self.settings
         resp = RedirectResponse(f"{st.prefix}/p/{token}", status_code=303)
@@ -91,9 +105,11 @@ class StudyApp:
     def router(self) -> APIRouter:
         st, pre = self.settings, self.settings.prefix
         r = APIRouter(route_class=StudyRoute)
+        on_loop = self.on_loop
 
         @r.get(pre, response_class=HTMLResponse)
         @r.get(pre + "/", response_class=HTMLResponse, include_in_schema=False)
+        @on_loop
         def landing(request: Request, study: Annotated[str | None, Query(max_length=200)] = None,
                     PROLIFIC_PID: Annotated[ExternalId | None, Query()] = None,
                     STUDY_ID: Annotated[ExternalId | None, Query()] = None,
@@ -116,6 +132,7 @@ class StudyApp:
                           ext_session=SESSION_ID or "", static=self.static_url)
 
         @r.post(pre + "/consent")
+        @on_loop
         def consent(study_id: Annotated[int, Form(ge=1, le=2**31)], agree: FormText = "",
                     PROLIFIC_PID: FormText = "", STUDY_ID: FormText = "", SESSION_ID: FormText = ""):
             if agree != "yes":
@@ -127,6 +144,7 @@ class StudyApp:
             return self._enter(token)
 
         @r.get(pre + "/p/{token}", response_class=HTMLResponse)
+        @on_loop
         def page(token: TokenPath):
             with db.write_connection(self.engine) as c:   # a trial page carries its state (= GET /state)
                 state = hotpath.trial_state(c, token, media_prefix=f"{pre}/media/", after_instructions=True)
@@ -141,6 +159,7 @@ class StudyApp:
             return render("trial.html", state=state, **common)
 
         @r.post(pre + "/p/{token}/instructions")
+        @on_loop
         def instructions_done(token: TokenPath):
             with db.write_session(self.engine) as s:
                 service.finish_instructions(s, token)
@@ -148,6 +167,7 @@ class StudyApp:
 
         # ------------------------------------------------------------ JSON API
         @r.post(pre + "/api/participants")
+        @on_loop
         def api_new_participant(body: NewParticipant):
             """Join through the API with consent given: {consent: true, study?, external_id?, ...}
             -> {token}. The same external_id resumes the same participant."""
@@ -160,10 +180,12 @@ class StudyApp:
             return {"token": token}
 
         @r.get(pre + "/api/{token}/state")
+        @on_loop
         def api_state(token: TokenPath):
             return json_answer(self.state(token))
 
         @r.post(pre + "/api/{token}/trials/{trial_id}/listen")
+        @on_loop
         def api_listen(token: TokenPath, trial_id: TrialPath, body: ListenBody):
             """A play report {kind: play|beat|end, label, seconds} -> the credited play time per label."""
             with db.write_connection(self.engine) as c:  # = listening.report, in a few Core statements
@@ -171,6 +193,7 @@ class StudyApp:
             return json_answer(out)
 
         @r.post(pre + "/api/{token}/trials/{trial_id}/ratings")
+        @on_loop
         def api_rate(token: TokenPath, trial_id: TrialPath, body: RatingsBody):
             """{ratings: {label: {axis: score}}, complete: bool} -> the new state (or {saved: true})."""
             ratings = {k: dict(v) for k, v in body.ratings.items()}
@@ -193,6 +216,7 @@ class StudyApp:
             return self.assets.response(name, version) or error_response(request, 404, "not found")
 
         @r.get(pre + "/media/{media_token}")
+        @on_loop
         def media(request: Request, media_token: TokenPath):
             """(fastroutes.HotRoutes answers the well-formed ones first, in the same way.)"""
             rng = request.headers.get("range")
