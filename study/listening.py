@@ -1,13 +1,15 @@
 """Listening, enforced on the server: media fetches and the player's play reports, per trial.
 
-The server logs the first fetch of each trial's video and tracks (`log_fetch`). While a
-track plays, the player reports `play` when a track starts, `beat` about once a second and
-`end` when it stops or the participant switches away, each with the seconds of that track
-played since its previous report (`report`). The server credits a report with at most the
-wall-clock time since the trial's previous report (and at most MAX_BEAT_S), and only for a
-track whose file was fetched; so crediting N tracks with M seconds each takes at least N x M
-seconds of real time, however the reports are forged. `service.submit_ratings` refuses a
-score for a track credited less than the study's `min_listen_s` (capped at the clip length).
+The server logs the first fetch of each trial's video and tracks (`log_fetch`). The player
+reports a play segment of a track (`report`) with the seconds of that track played since its
+previous report: `beat` when the track's credit can be complete, `end` when it stops or the
+participant switches away before that (`play`, 0 s when a track starts, is accepted too; a
+report with `started` opens a segment as a `play` does, counted in `plays`). The server credits a
+report with at most the wall-clock time since the trial's previous report, or for its first
+report since the trial was shown (`rules.credit`), and at most MAX_BEAT_S, and only for a track
+whose file was fetched; so crediting N tracks with M seconds each takes at least N x M seconds
+of real time, however the reports are forged. `service.submit_ratings` refuses a score for a
+track credited less than the study's `min_listen_s` (capped at the clip length).
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Participants that speak to the study server the way its pages do (asyncio, over http_client.py).
 
 One `participant()` is one browser: the landing and consent form, the instructions, then per
-trial the page (which carries the trial's state, as the real page does), the video and every
-track (the media fetches), play reports as trial.js sends them while a track plays until the
-server has credited its minimum listening time (one "beat" when the credit can be complete,
-marked `started`, and another only if the answer falls short or more than `beat_s` is missing;
-these participants never pause early, so they never send "end"), one save per click and the
-final save ("Next"), then the page again, over one keep-alive connection (http_client.py: a
-light client, so the load generator leaves the CPU to the server). `Pace` sets the human part:
-the mean time between actions (0 = as fast as the server answers) with jitter.
+trial its state (the page carries the first one; the final save answers the next, which the page
+shows in place), the video and every track (the media fetches), play reports as trial.js sends
+them while a track plays until the server has credited its minimum listening time (one "beat"
+when the credit can be complete, marked `started`, and another only if the answer falls short or
+more than `beat_s` is missing; these participants never pause early, so they never send "end"),
+one save per click and the final save ("Next"), and after the last trial the end page, over one
+keep-alive connection (http_client.py: a light client, so the load generator leaves the CPU to
+the server). `Pace` sets the human part: the mean time between actions (0 = as fast as the
+server answers) with jitter.
 
 Every answer is timed per endpoint into a `Recorder`, with the scores the server acknowledged;
 `verify()` then compares them with the database (lost, changed, duplicated). With
@@ -184,9 +185,8 @@ async def _session(b: Browser, pid: str, rng: random.Random, study: str | None, 
         await asyncio.sleep(pace.wait(rng))
         await b.call("instructions", "POST", page + "/instructions")
         r = await b.call("page", "GET", page)
-    done_trials = 0
+    done_trials, st = 0, page_state(r.text)
     while max_trials is None or done_trials < max_trials:
-        st = page_state(r.text)
         if st is None or st["done"]:
             if 'id="completion-code"' not in r.text:
                 raise ParticipantError("page: neither a trial nor the completion code")
@@ -212,12 +212,16 @@ async def _session(b: Browser, pid: str, rng: random.Random, study: str | None, 
                 rec.acked[(pid, tid, lab, ax)] = scores[lab][ax]
         await asyncio.sleep(pace.wait(rng))
         r = await b.call("save_final", "POST", f"{api}/ratings", json={"ratings": scores, "complete": True})
-        after_retry = r.extensions.get("after_retry")    # saved before the server died, answered after?
-        r = await b.call("page", "GET", page)             # trial.js reloads the page
-        if after_retry:
-            st2 = page_state(r.text)
-            if st2 is not None and not st2["done"] and st2["trial"]["trial_id"] == tid:
+        if r.extensions.get("after_retry"):            # saved before the server died, answered after?
+            r = await b.call("page", "GET", page)      # the participant reloads the page
+            st = page_state(r.text)
+            if st is not None and not st["done"] and st["trial"]["trial_id"] == tid:
                 raise ParticipantError("save_final: an error after a retry, trial not saved")
+        else:                                          # trial.js shows the answer's next trial in place,
+            st = r.json()                              # or after the last one loads the end page
+            if st["done"] or not st.get("trial"):
+                r = await b.call("page", "GET", page)
+                st = page_state(r.text)
         for lab, by in scores.items():
             for ax, v in by.items():
                 rec.acked[(pid, tid, lab, ax)] = v

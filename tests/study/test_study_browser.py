@@ -89,6 +89,21 @@ def play_and_rate(page, rng: random.Random, partial_only: bool = False, fresh: b
     return trial_id, ratings
 
 
+def click_next(page, last: bool) -> None:
+    """Complete the trial with Next: the next trial is shown in place, from the save's answer (no
+    page load: a mark left on the window survives); after the last one, the end page loads."""
+    if last:
+        with page.expect_navigation():
+            page.click("#next")
+        return
+    before = page.inner_text("#progress")
+    page.evaluate("window.sameDocument = true")
+    page.click("#next")
+    page.wait_for_function("b => document.querySelector('#progress').textContent !== b "
+                           "&& document.querySelector('#trial').dataset.ready === '1'", arg=before, timeout=20000)
+    assert page.evaluate("window.sameDocument === true")
+
+
 def stored(engine, pid: str) -> dict:
     with db.read_session(engine) as s:
         rows = s.execute(select(db.Trial.public_id, db.Rating.label, db.Rating.axis, db.Rating.score)
@@ -124,8 +139,7 @@ def test_participant_completes_study_and_resumes_after_restart(browser, live_stu
         for i in range(2):
             tid, ratings = play_and_rate(page, rng, fresh=i > 0)
             assert not page.is_disabled("#next")
-            with page.expect_navigation():
-                page.click("#next")
+            click_next(page, last=i == 1)
             submitted.update({(tid, lab, ax): v for lab, by in ratings.items() for ax, v in by.items()})
         page.wait_for_selector("#completion-code", timeout=10000)
         code = page.inner_text("#completion-code").strip()
@@ -270,10 +284,9 @@ def test_nothing_names_a_system_or_file(browser, live_study):
     page.on("response", on_response)
     start(page, live_study["srv"].url, "BLIND1")
     rng = random.Random(1)
-    for _ in range(2):
+    for i in range(2):
         play_and_rate(page, rng)
-        with page.expect_navigation():
-            page.click("#next")
+        click_next(page, last=i == 1)
     page.wait_for_selector("#completion-code", timeout=10000)
     state = page.evaluate("JSON.stringify(performance.getEntries().map(e => e.name))")
     page.close()
@@ -308,10 +321,9 @@ def test_imported_systems_from_mixed_formats_run_in_the_browser(browser, tmp_pat
     try:
         start(page, srv.url, "IMPORT1")
         rng = random.Random(2)
-        for _ in range(3):
+        for i in range(3):
             play_and_rate(page, rng)
-            with page.expect_navigation():
-                page.click("#next")
+            click_next(page, last=i == 2)
         page.wait_for_selector("#completion-code", timeout=10000)
     finally:
         page.close()
