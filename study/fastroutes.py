@@ -5,7 +5,7 @@ click and the final one) and media fetches.
 headers apply as to every study route). For exactly these requests it matches the path itself,
 reads the JSON body with orjson and checks it against the same limits as the API's pydantic
 models (`study.api_models`), runs `study.hotpath` / `study.hotmedia` (on the event loop for
-SQLite, in the thread pool for PostgreSQL) and answers: no routing through every route's regex,
+SQLite in one process, else in the thread pool) and answers: no routing through every route's regex,
 no dependency solving, no pydantic. A request it does not accept exactly as well formed (another
 method, a token or trial id of the wrong shape, a body that is not JSON, an unknown field, a
 value of the wrong type or out of range, a Content-Type other than JSON) goes on, with its body,
@@ -130,11 +130,12 @@ class HotRoutes:
 
     def __init__(self, app, study):
         self.app, self.engine = app, study.engine
-        # SQLite: one writer at a time and commits without fsync (WAL, synchronous=NORMAL), each a
-        # millisecond or so: run on the event loop, which saves the thread hand-off (0.4-0.9 ms of
-        # CPU a request over HTTP, measured; the GIL passed between the loop and the pool's threads).
-        # PostgreSQL: commits wait for the WAL's fsync and row locks, so the thread pool.
-        self.inline = study.engine.dialect.name == "sqlite"
+        # SQLite in one process (StudySettings.db_on_loop): one writer at a time and commits without
+        # fsync (WAL, synchronous=NORMAL), each a millisecond or so: run on the event loop, which
+        # saves the thread hand-off (0.4-0.9 ms of CPU a request over HTTP, measured; the GIL passed
+        # between the loop and the pool's threads). PostgreSQL (commits wait for the WAL's fsync,
+        # row locks) and several processes on one SQLite file: the thread pool.
+        self.inline = study.db_on_loop
         pre = study.settings.prefix
         self.prefix, self.media_prefix = pre + "/", pre + "/media/"
         self.api = re.compile(re.escape(pre) + "/api/" + _TOKEN + "/trials/" + _PUBLIC + "/(listen|ratings)")

@@ -68,7 +68,8 @@ def _serving_engine(db_url: str, **kw) -> Engine:
 
 def app_from_env() -> FastAPI:
     """The app of one worker process (uvicorn factory)."""
-    settings = StudySettings(db_url=os.environ[ENV_DB], study=os.environ.get(ENV_STUDY) or None)
+    settings = StudySettings(db_url=os.environ[ENV_DB], study=os.environ.get(ENV_STUDY) or None,
+                             db_on_loop=False)   # one of several processes: never wait on the loop
     return create_app(settings, _serving_engine(settings.db_url, create=False))
 
 

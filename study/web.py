@@ -71,6 +71,8 @@ class StudyApp:
         self.engine = engine or db.make_engine(settings.db_url)
         self.assets = StaticAssets()
         self.static_url = f"{settings.prefix}/static/{self.assets.version}"   # what the pages link
+        on_loop = settings.db_on_loop
+        self.db_on_loop = self.engine.dialect.name == "sqlite" if on_loop is None else on_loop
 
     def state(self, token: str, trial: bool = True) -> dict:
         """The participant's state; with `trial`, the current trial too, marked as shown (its time
@@ -83,11 +85,11 @@ class StudyApp:
             return hotpath.participant_state(c, token)[1]
 
     def on_loop(self, route):
-        """A participant route (sync, database work) as FastAPI will run it: on SQLite on the event
-        loop, like fastroutes.HotRoutes (one writer at a time anyway; and a route left in the thread
-        pool would wait for the GIL while the loop answers the hot routes: measured at N=500, the
-        page, consent and instructions p95 2.4 s); on PostgreSQL in the thread pool, unchanged."""
-        if self.engine.dialect.name != "sqlite":
+        """A participant route (sync, database work) as FastAPI will run it: with `db_on_loop` (SQLite,
+        one process) on the event loop, like fastroutes.HotRoutes (a route left in the thread pool
+        would wait for the GIL while the loop answers the hot routes: measured at N=500, the page,
+        consent and instructions p95 2.4 s); else in the thread pool, as before."""
+        if not self.db_on_loop:
             return route
 
         @functools.wraps(route)             # FastAPI reads the parameters through __wrapped__

@@ -248,3 +248,33 @@ def test_a_failure_in_a_hot_route_is_a_short_500(study, monkeypatch):
     r = fast.post(f"/study/api/{token}/trials/{tid}/listen", json={"kind": "play", "label": "A"})
     assert r.status_code == 500 and r.json() == {"error": "internal error; your answers so far are saved"}
     assert MARK not in r.text and "x-frame-options" in r.headers
+
+
+@pytest.mark.parametrize("on_loop", [True, False])
+def test_database_work_on_the_loop_only_for_one_process_on_sqlite(study, on_loop):
+    """SQLite served by one process: the hot routes and the participant routes run their database
+    work on the event loop; `db_on_loop=False` (what `serve --workers N` sets) keeps the thread
+    pool. Either way the answers are the same."""
+    import dataclasses
+    import inspect
+
+    from study import serving
+    settings = dataclasses.replace(study["settings"], db_on_loop=None if on_loop else False)
+    sa = web.StudyApp(settings, study["engine"])
+    assert sa.db_on_loop is on_loop and fastroutes.HotRoutes(None, study=sa).inline is on_loop
+    page = next(r for r in sa.router().routes if r.path == "/study/p/{token}")
+    assert inspect.iscoroutinefunction(page.endpoint) is on_loop
+    assert "db_on_loop=False" in inspect.getsource(serving.app_from_env)
+    client = TestClient(web.create_app(settings, engine=study["engine"]))
+    with db.write_connection(study["engine"]) as c:
+        pid, token = hotpath.create_participant(c, study["sid"])
+        hotpath.finish_instructions(c, pid)
+    st = page_state(client.get(f"/study/p/{token}").text)
+    t = st["trial"]
+    assert client.get(t["tracks"][0]["url"]).status_code == 200
+    r = client.post(f"/study/api/{token}/trials/{t['trial_id']}/ratings",
+                    json={"ratings": {"A": {"overall": 3}}, "complete": False})
+    assert r.status_code == 409 and "play every track" in r.json()["error"]
+    r = client.post(f"/study/api/{token}/trials/{t['trial_id']}/listen", json={"kind": "end", "label": "A",
+                                                                              "seconds": 0.1, "started": True})
+    assert r.status_code == 200 and r.json()["min_listen_s"] == MIN
