@@ -34,11 +34,12 @@ STEP_METRICS = (("sync_recall_50ms", "R@50 (recall within ±50 ms)"),
                 ("sync_precision_50ms", "P@50 (precision within ±50 ms)"),
                 ("swsd", "SWSD (lower is better)"))
 HISTORY_ORDER = ("history.json", "history_finetune.json", "history_gpu_finetune.json",
-                 "history_gpu_finetune2.json")
+                 "history_gpu_finetune2.json", "history_gpu_motion_flux.json")
 # the bundled checkpoint's stages (experiments/bundle-training/README.md)
 STAGE_TITLES = {"history.json": "stage 1, GPU (2nd run)", "history_finetune.json": "stage 2, CPU fine-tune",
                 "history_gpu_finetune.json": "stage 4, GPU fine-tune",
-                "history_gpu_finetune2.json": "stage 6, GPU fine-tune"}
+                "history_gpu_finetune2.json": "stage 6, GPU fine-tune",
+                "history_gpu_motion_flux.json": "stage 7, GPU, motion sync tower"}
 
 
 def locate(name: str, checkpoint: str | Path | None = None, experiments: str | Path = "experiments",
