@@ -97,6 +97,22 @@ class ServerThread:
         self.thread.join(10)
 
 
+def serve_study(root: Path, name: str, n_clips: int, min_listen_s: float, trials: int = 2,
+                duration: float = 1.0):
+    """A study written under `root`, loaded into its own SQLite file and served in a thread:
+    (server, engine, study id, settings)."""
+    from study import db, web
+    from study.manifest import load_manifest
+    from study.settings import StudySettings
+    manifest = write_study(root, n_clips=n_clips, trials=trials, duration=duration, name=name,
+                           extra={"min_listen_s": min_listen_s})
+    url = f"sqlite:///{root / (name + '.db')}"
+    engine = db.make_engine(url)
+    sid = load_manifest(engine, manifest)
+    settings = StudySettings(db_url=url, admin_password="pw")
+    return ServerThread(web.create_app(settings, engine=engine)), engine, sid, settings
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A throwaway PostgreSQL server for the session (Debian's `postgresql` package, see postgres.py).

@@ -13,7 +13,7 @@ from study import db, fastroutes, hotpath, service, web
 from study.manifest import load_manifest
 from study.pages import StudySecurity
 from study.settings import StudySettings
-from tests.study.conftest import ServerThread, write_study
+from tests.study.conftest import ServerThread, serve_study, write_study
 from tests.study.helpers import HttpParticipant
 from tests.study.page_client import page_state
 
@@ -24,13 +24,7 @@ MARK = "ECHOMARKER"
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fast")
-    manifest = write_study(root, n_clips=3, trials=2, duration=1.0, name="fast", extra={"min_listen_s": MIN})
-    url = f"sqlite:///{root / 'f.db'}"
-    engine = db.make_engine(url)
-    sid = load_manifest(engine, manifest)
-    settings = StudySettings(db_url=url, admin_password="pw")
-    srv = ServerThread(web.create_app(settings, engine=engine))
+    srv, engine, sid, settings = serve_study(tmp_path_factory.mktemp("fast"), "fast", 3, MIN)
     yield {"srv": srv, "engine": engine, "sid": sid, "settings": settings}
     srv.stop()
 

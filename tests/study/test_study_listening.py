@@ -9,10 +9,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from study import db, service, web
-from study.manifest import load_manifest
-from study.settings import StudySettings
-from tests.study.conftest import ServerThread, write_study
+from study import db, service
+from tests.study.conftest import serve_study
 from tests.study.helpers import HttpParticipant
 
 MIN = 0.3
@@ -21,12 +19,7 @@ FULL = lambda trial: {t["label"]: {a: 4 for a in ("overall", "sync", "quality")}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("listen")
-    manifest = write_study(root, n_clips=2, trials=2, duration=1.0, name="listen", extra={"min_listen_s": MIN})
-    url = f"sqlite:///{root / 'l.db'}"
-    engine = db.make_engine(url)
-    sid = load_manifest(engine, manifest)
-    srv = ServerThread(web.create_app(StudySettings(db_url=url, admin_password="pw"), engine=engine))
+    srv, engine, sid, _ = serve_study(tmp_path_factory.mktemp("listen"), "listen", 2, MIN)
     yield srv, engine, sid
     srv.stop()
 
