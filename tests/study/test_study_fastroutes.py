@@ -10,10 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from study import db, fastroutes, hotpath, service, web
-from study.manifest import load_manifest
 from study.pages import StudySecurity
-from study.settings import StudySettings
-from tests.study.conftest import ServerThread, serve_study, write_study
+from tests.study.conftest import serve_study
 from tests.study.helpers import HttpParticipant
 from tests.study.page_client import page_state
 
@@ -57,12 +55,7 @@ def test_trial_page_carries_the_state_that_the_state_url_answers(study):
 @pytest.fixture(scope="module")
 def slow_study(tmp_path_factory):
     """min_listen_s 1 s: long enough that a few requests take less on a busy machine."""
-    root = tmp_path_factory.mktemp("fast1s")
-    manifest = write_study(root, n_clips=2, trials=1, duration=2.0, name="fast1s", extra={"min_listen_s": 1.0})
-    url = f"sqlite:///{root / 'f1.db'}"
-    engine = db.make_engine(url)
-    sid = load_manifest(engine, manifest)
-    srv = ServerThread(web.create_app(StudySettings(db_url=url), engine=engine))
+    srv, engine, sid, _ = serve_study(tmp_path_factory.mktemp("fast1s"), "fast1s", 2, 1.0, trials=1, duration=2.0)
     yield {"srv": srv, "engine": engine, "sid": sid}
     srv.stop()
 

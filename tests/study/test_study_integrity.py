@@ -18,7 +18,7 @@ from study import db, export, service, web
 from study.admin import csrf_token
 from study.manifest import load_manifest
 from study.settings import StudySettings
-from tests.study.conftest import ServerThread, write_study
+from tests.study.conftest import serve_study, write_study
 from tests.study.helpers import HttpParticipant, rate_all
 
 MARK = "ECHOMARKER"
@@ -27,12 +27,7 @@ TABLES = (db.Participant, db.Trial, db.TrialItem, db.Rating, db.ListenEvent, db.
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("integrity")
-    manifest = write_study(root, n_clips=3, trials=2, duration=1.0, name="integrity", extra={"min_listen_s": 0.2})
-    url = f"sqlite:///{root / 'i.db'}"
-    engine = db.make_engine(url)
-    sid = load_manifest(engine, manifest)
-    srv = ServerThread(web.create_app(StudySettings(db_url=url, admin_password="pw"), engine=engine))
+    srv, engine, sid, _ = serve_study(tmp_path_factory.mktemp("integrity"), "integrity", 3, 0.2)
     yield srv, engine, sid
     srv.stop()
 
