@@ -28,7 +28,7 @@ import numpy as np
 from salsav_core.config import model_preset
 from salsav_core.encoders.pretrained import load_sync
 from salsav_core.pipeline import Pipeline
-from salsav_core.train_generator import RUN_PRESETS, make_clips, train_generator
+from salsav_core.train_generator import RUN_PRESETS, build_cache, make_clips, train_generator
 
 CACHE_FILES = ("cache.npz", "codec.json", "cache_encoders.json")
 
@@ -64,20 +64,16 @@ def main(argv=None):
     log(f"{len(clips)} {run.world}-world clips")
     objectives = a.objectives.split(",")
     report = {"args": vars(a), "runs": {}}
-    first = None
+    cache = out / "cache"                  # built once, timed apart, copied into each run's folder
+    if out.exists():
+        shutil.rmtree(out)
+    build_cache(run, donor.semantic, sync, cache, log, clips, codec=donor.codec)
     for i, objective in enumerate(objectives):
         folder = out / objective
-        if first is not None:              # the same feature cache: copied, so it is reloaded
-            folder.mkdir(parents=True, exist_ok=True)
-            for f in CACHE_FILES:
-                shutil.copy(first / f, folder / f)
-        elif folder.exists():
-            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        for f in CACHE_FILES:
+            shutil.copy(cache / f, folder / f)
         r = dataclasses.replace(run, objective=objective)
-        if first is None:                  # the cache is built inside the first call; time it apart
-            from salsav_core.train_generator import build_cache
-            build_cache(r, donor.semantic, sync, folder, log, clips, codec=donor.codec)
-            first = folder
         seconds = (a.budget - (time.perf_counter() - t_all) - 10 * (len(objectives) - i)) / (len(objectives) - i)
         log(f"{objective}: {seconds:.0f} s of training, compile included")
         pipe, hist = train_generator(r, donor.semantic, sync, folder, folder / "pipeline", resume=False,
