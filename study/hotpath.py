@@ -1,5 +1,5 @@
 """The two requests a trial page sends most often, in a few Core statements each (and, below,
-joining, the trial state and the final save, the costliest ones of a participant's start).
+the trial state and the final save; joining a study is in `study.entry`).
 
 A trial page saves every click (`save_click`) and reports about once a second while a track
 plays (`listen_report`). `service.submit_ratings(complete=False)` and `listening.report` do the
@@ -26,8 +26,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from . import db, design, rules
-from .errors import (ConsentRequired, InvalidRatings, NotListened, StudyClosed, StudyError, TrialClosed,
+from . import db, rules
+from .errors import (InvalidRatings, NotListened, StudyError, TrialClosed,
                      TrialNotFound, UnknownParticipant, UnknownStudy)
 
 P, T, I, R, E = (db.Participant.__table__, db.Trial.__table__, db.TrialItem.__table__, db.Rating.__table__,
@@ -322,59 +322,6 @@ def _tracks(conn: Connection, sid: int) -> dict[int, dict[int, int]]:
             out.setdefault(clip_id, {})[system_id] = track_id
         return out
     return _cached(conn, ("tracks", sid), load)
-
-
-def create_participant(conn: Connection, sid: int, external_id: str | None = None, *,
-                       external_study_id: str | None = None, external_session_id: str | None = None,
-                       seed: int | None = None, consent: bool = True, preview: bool = False) -> tuple[int, str]:
-    """service.create_participant: (id, token) of a new participant with their planned trials, or of
-    the existing one with this `external_id` in this study. Same rules and errors."""
-    if not consent:
-        raise ConsentRequired("consent is needed before the study can start")
-    if not isinstance(sid, int) or isinstance(sid, bool) or not 0 < sid < rules.MAX_DB_INT:
-        sid = study_id(conn, sid if isinstance(sid, str) else str(sid))
-    row = conn.execute(J.study[conn.dialect.name], {"sid": sid}).first()   # FOR UPDATE on PostgreSQL
-    if row is None:
-        raise UnknownStudy("no such study")
-    if external_id and not preview:
-        existing = conn.execute(J.by_external, {"sid": sid, "ext": external_id}).first()
-        if existing is not None:
-            return existing.id, existing.token
-    study = _study(conn, sid)
-    if not preview:
-        if row.closed_at is not None:
-            raise StudyClosed("this study is closed; thank you for your interest")
-        if row.max_participants is not None and conn.execute(
-                J.n_counted, {"sid": sid, "cutoff": _cutoff(study)}).scalar() >= row.max_participants:
-            raise StudyClosed("this study has all the participants it needs; thank you for your interest")
-    cfg = study.config
-    seed = design.new_seed() if seed is None else int(seed)
-    checks = [design.CheckOption(c["clip_id"], c["track_id"], c["replaces_system_id"])
-              for c in cfg.get("checks", [])]
-    plans = design.plan_trials(seed, clip_counts(conn, sid), cfg["trials_per_participant"],
-                               _tracks(conn, sid), checks, cfg.get("checks_per_participant", 0))
-    now = db.utcnow()
-    token = design.new_token()
-    pid = conn.execute(J.new_participant, {
-        "study_id": sid, "token": token, "seed": seed, "external_id": None if preview else external_id,
-        "external_study_id": external_study_id, "external_session_id": external_session_id,
-        "created_at": now, "consent_at": now, "is_preview": preview, "excluded": False,
-        "last_active_at": now}).inserted_primary_key[0]
-    if plans:
-        tids = conn.execute(J.new_trials, [
-            {"participant_id": pid, "clip_id": plan.clip_id, "order": order, "is_attention": plan.is_attention,
-             "video_token": design.new_token(), "public_id": design.new_token(18)}
-            for order, plan in enumerate(plans)]).scalars().all()
-        conn.execute(J.new_items, [
-            {"trial_id": tid, "label": label, "track_id": track_id, "media_token": design.new_token(),
-             "listened_s": 0.0, "plays": 0}
-            for tid, plan in zip(tids, plans) for label, track_id in plan.mapping.items()])
-    return pid, token
-
-
-def finish_instructions(conn: Connection, pid: int) -> None:
-    now = db.utcnow()
-    conn.execute(J.instructions, {"b_pid": pid, "b_now": now, "b_now2": now})
 
 
 def _public_config(conn: Connection, sid: int) -> dict:

@@ -74,10 +74,8 @@ def counted_participants(session: Session, study: db.Study) -> int:
 
 def check_open(session: Session, study: db.Study) -> None:
     """Raise StudyClosed when the study is closed or its cap of participants is reached."""
-    if study.closed_at is not None:
-        raise StudyClosed("this study is closed; thank you for your interest")
-    if study.max_participants is not None and counted_participants(session, study) >= study.max_participants:
-        raise StudyClosed("this study has all the participants it needs; thank you for your interest")
+    from . import entry
+    entry.check_open(session.connection(), study)
 
 
 def _clip_counts(session: Session, study: db.Study) -> dict[int, int]:
@@ -104,12 +102,12 @@ def create_participant(session: Session, study_id: int, external_id: str | None 
     trial order and each trial's label -> track mapping follow from the seed. Use a
     `db.write_session` so reading the counts and writing the plan is atomic.
     """
-    from . import hotpath   # the plan in a few Core statements (study.hotpath)
+    from . import entry   # the plan in a few Core statements
     session.flush()
-    pid, _ = hotpath.create_participant(session.connection(), study_id, external_id,
-                                        external_study_id=external_study_id,
-                                        external_session_id=external_session_id, seed=seed, consent=consent,
-                                        preview=preview)
+    pid, _ = entry.create_participant(session.connection(), study_id, external_id,
+                                      external_study_id=external_study_id,
+                                      external_session_id=external_session_id, seed=seed, consent=consent,
+                                      preview=preview)
     return session.get(db.Participant, pid)
 
 

@@ -25,7 +25,7 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Form, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from . import admin, db, fastroutes, hotmedia, hotpath, service
+from . import admin, db, entry, fastroutes, hotmedia, hotpath, service
 from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
 from .pages import HERE, StudyRoute, StudySecurity, error_response, json_answer, render
 from .settings import StudySettings
@@ -116,19 +116,11 @@ class StudyApp:
                     PROLIFIC_PID: Annotated[ExternalId | None, Query()] = None,
                     STUDY_ID: Annotated[ExternalId | None, Query()] = None,
                     SESSION_ID: Annotated[ExternalId | None, Query()] = None):
-            with db.read_session(self.engine) as s:
-                row = service.get_study(s, study or st.study)
-                token = request.cookies.get(st.cookie_name)
-                if token:
-                    p = service.find_participant(s, token)
-                    if p is not None and p.study_id == row.id:
-                        return RedirectResponse(f"{pre}/p/{token}", status_code=303)
-                if PROLIFIC_PID:
-                    p = service.find_by_external_id(s, row.id, PROLIFIC_PID)
-                    if p is not None:  # the same PROLIFIC_PID resumes, in any browser
-                        return self._enter(p.token)
-                service.check_open(s, row)
-                cfg, sid = service.public_config(row), row.id
+            with self.engine.connect() as c:
+                go = entry.landing(c, study or st.study, request.cookies.get(st.cookie_name), PROLIFIC_PID)
+            if go.token is not None:
+                return self._enter(go.token) if go.set_cookie else RedirectResponse(f"{pre}/p/{go.token}", 303)
+            cfg, sid = go.config, go.sid
             return render("consent.html", title=cfg["title"], consent=cfg["consent"], action=f"{pre}/consent",
                           study_id=sid, pid=PROLIFIC_PID or "", ext_study=STUDY_ID or "",
                           ext_session=SESSION_ID or "", static=self.static_url)
@@ -140,7 +132,7 @@ class StudyApp:
             if agree != "yes":
                 raise service.ConsentRequired("you need to agree to take part before the study can start")
             with db.write_connection(self.engine) as c:  # = service.create_participant, in Core statements
-                _, token = hotpath.create_participant(c, study_id, external_id=PROLIFIC_PID or None,
+                _, token = entry.create_participant(c, study_id, external_id=PROLIFIC_PID or None,
                                                       external_study_id=STUDY_ID or None,
                                                       external_session_id=SESSION_ID or None, consent=True)
             return self._enter(token)
@@ -175,10 +167,10 @@ class StudyApp:
             -> {token}. The same external_id resumes the same participant."""
             with db.write_connection(self.engine) as c:
                 sid = hotpath.study_id(c, body.study or st.study)
-                pid, token = hotpath.create_participant(
+                pid, token = entry.create_participant(
                     c, sid, external_id=body.external_id, external_study_id=body.external_study_id,
                     external_session_id=body.external_session_id, consent=body.consent)
-                hotpath.finish_instructions(c, pid)
+                entry.finish_instructions(c, pid)
             return {"token": token}
 
         @r.get(pre + "/api/{token}/state")

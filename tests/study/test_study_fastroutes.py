@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from study import db, fastroutes, hotpath, service, web
+from study import db, entry, fastroutes, hotpath, service, web
 from study.pages import StudySecurity
 from tests.study.conftest import serve_study
 from tests.study.helpers import HttpParticipant
@@ -68,8 +68,8 @@ def test_one_report_per_track_still_enforces_the_minimum(slow_study):
     p = HttpParticipant(slow_study["srv"].url)
     shown = time.monotonic()
     with db.write_connection(engine) as c:
-        pid, p.token = hotpath.create_participant(c, slow_study["sid"], external_id="ONEBEAT")
-        hotpath.finish_instructions(c, pid)
+        pid, p.token = entry.create_participant(c, slow_study["sid"], external_id="ONEBEAT")
+        entry.finish_instructions(c, pid)
         trial = hotpath.trial_state(c, p.token)["trial"]                # shown: its time starts
     p.fetch_media(trial)
 
@@ -138,8 +138,8 @@ BAD_BODIES = [
 def test_hot_routes_answer_bad_requests_like_the_fastapi_routes(study):
     fast, plain = _pair(study)
     with db.write_connection(study["engine"]) as c:
-        _, token = hotpath.create_participant(c, study["sid"])
-        hotpath.finish_instructions(c, _)
+        _, token = entry.create_participant(c, study["sid"])
+        entry.finish_instructions(c, _)
         tid = hotpath.trial_state(c, token)["trial"]["trial_id"]
     cases = [(f"/study/api/{token}/trials/{tid}/{what}", {"json": body}) for what, body in BAD_BODIES]
     cases += [
@@ -183,8 +183,8 @@ def test_well_formed_requests_never_reach_fastapi_and_match_it(study):
     tokens = []
     with db.write_connection(study["engine"]) as c:
         for _ in range(2):
-            pid, token = hotpath.create_participant(c, study["sid"], seed=11)
-            hotpath.finish_instructions(c, pid)
+            pid, token = entry.create_participant(c, study["sid"], seed=11)
+            entry.finish_instructions(c, pid)
             tokens.append((token, hotpath.trial_state(c, token)))
     answers = []
     for client, (token, st) in zip((only_hot, plain), tokens):
@@ -225,8 +225,8 @@ def test_well_formed_requests_never_reach_fastapi_and_match_it(study):
 def test_a_failure_in_a_hot_route_is_a_short_500(study, monkeypatch):
     fast, _ = _pair(study)
     with db.write_connection(study["engine"]) as c:
-        pid, token = hotpath.create_participant(c, study["sid"])
-        hotpath.finish_instructions(c, pid)
+        pid, token = entry.create_participant(c, study["sid"])
+        entry.finish_instructions(c, pid)
         tid = hotpath.trial_state(c, token)["trial"]["trial_id"]
 
     def broken(*a, **k):
@@ -254,8 +254,8 @@ def test_database_work_on_the_loop_only_for_one_process_on_sqlite(study, on_loop
     assert "db_on_loop=False" in inspect.getsource(serving.app_from_env)
     client = TestClient(web.create_app(settings, engine=study["engine"]))
     with db.write_connection(study["engine"]) as c:
-        pid, token = hotpath.create_participant(c, study["sid"])
-        hotpath.finish_instructions(c, pid)
+        pid, token = entry.create_participant(c, study["sid"])
+        entry.finish_instructions(c, pid)
     st = page_state(client.get(f"/study/p/{token}").text)
     t = st["trial"]
     assert client.get(t["tracks"][0]["url"]).status_code == 200

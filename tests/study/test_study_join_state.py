@@ -1,5 +1,5 @@
-"""Joining (consent), the trial state and the final save through study.hotpath's Core statements do
-what the ORM code did: the same plan from the same seed and counts (balance, attention checks,
+"""The landing page, joining (consent), the trial state and the final save through Core statements
+(study.entry, study.hotpath) do what the ORM code did: the same plan from the same seed and counts (balance, attention checks,
 previews, a returning PROLIFIC_PID, the cap), the same state, the same errors and the same rows,
 on SQLite and PostgreSQL. The ORM code they replaced is kept here as the reference."""
 
@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from study import db, design, hotpath, service
+from study import db, design, entry, hotpath, service
 from study.manifest import load_manifest
 from tests.study.conftest import SYSTEMS, make_wav, write_study
 from tests.study.helpers import mark_listened
@@ -33,6 +33,29 @@ def ref_clip_counts(session, study) -> dict[int, int]:
     return counts
 
 
+def ref_check_open(session, study) -> None:
+    """service.check_open as it was (ORM)."""
+    if study.closed_at is not None:
+        raise service.StudyClosed("this study is closed; thank you for your interest")
+    if study.max_participants is not None and service.counted_participants(session, study) >= study.max_participants:
+        raise service.StudyClosed("this study has all the participants it needs; thank you for your interest")
+
+
+def ref_landing(session, study, cookie_token, external_id):
+    """The landing route's lookups as they were (ORM): (sid, token to resume, set the cookie?, config)."""
+    row = service.get_study(session, study)
+    if cookie_token:
+        p = service.find_participant(session, cookie_token)
+        if p is not None and p.study_id == row.id:
+            return row.id, cookie_token, False, None
+    if external_id:
+        p = service.find_by_external_id(session, row.id, external_id)
+        if p is not None:
+            return row.id, p.token, True, None
+    ref_check_open(session, row)
+    return row.id, None, False, service.public_config(row)
+
+
 def ref_create(session, study_id, external_id=None, *, seed=None, preview=False):
     """service.create_participant as it was (ORM objects, one flush)."""
     study = service.get_study(session, study_id)
@@ -42,7 +65,7 @@ def ref_create(session, study_id, external_id=None, *, seed=None, preview=False)
         if existing is not None:
             return existing
     if not preview:
-        service.check_open(session, study)
+        ref_check_open(session, study)
     cfg = study.config
     seed = design.new_seed() if seed is None else int(seed)
     tracks: dict[int, dict[int, int]] = {}
@@ -106,7 +129,7 @@ class Orm:
 class Core(Orm):
     def create(self, sid, ext=None, seed=None, preview=False):
         with db.write_connection(self.e) as c:
-            return hotpath.create_participant(c, sid, ext, seed=seed, preview=preview)[1]
+            return entry.create_participant(c, sid, ext, seed=seed, preview=preview)[1]
 
     def state(self, token):
         with db.write_connection(self.e) as c:
@@ -236,7 +259,7 @@ def test_core_join_matches_the_orm(db_url, stimuli_dir, tmp_path):
             hotpath.study_id(c, "no such study")
     with pytest.raises(service.ConsentRequired):
         with db.write_connection(engine) as c:
-            hotpath.create_participant(c, sids[1], consent=False)
+            entry.create_participant(c, sids[1], consent=False)
     engine.dispose()
 
 
@@ -292,4 +315,42 @@ def test_core_state_and_final_save_match_the_orm(db_url, stimuli_dir, tmp_path):
                           for o, _clip, att, items, *rest in p[8]],)
     plans = _plans(engine, sid)
     assert rows(plans[0]) == rows(plans[1]) and plans[0][6] and plans[0][7] == "C0DE"
+    engine.dispose()
+
+
+def test_core_landing_matches_the_orm(db_url, stimuli_dir, tmp_path):
+    engine = db.make_engine(db_url)
+    sids = [load_manifest(engine, write_study(stimuli_dir / "land", n_clips=2, trials=1, name=name),
+                          derived_dir=tmp_path / name) for name in ("land_a", "land_b")]
+    with db.write_session(engine) as s:
+        a = service.create_participant(s, sids[0], external_id="PA", seed=1).token
+        b = service.create_participant(s, sids[1], seed=2).token
+
+    def both(study, cookie, ext):
+        with db.read_session(engine) as s:
+            orm = _outcome(ref_landing, s, study, cookie, ext)
+        with engine.connect() as c:
+            core = _outcome(entry.landing, c, study, cookie, ext)
+        if core[0] == "ok":
+            core = ("ok", (core[1].sid, core[1].token, core[1].set_cookie, core[1].config))
+        assert core == orm
+        return orm
+    cases = {"own cookie": ("land_a", a, None), "other study's cookie": ("land_a", b, None),
+             "unknown cookie": ("land_a", "x" * 20, None), "overlong cookie": ("land_a", "x" * 65, None),
+             "returning id": ("land_a", None, "PA"), "returning id, other study": ("land_b", None, "PA"),
+             "by id": (str(sids[1]), None, None), "newest": (None, b, None),
+             "unknown study": ("nope", a, None), "huge id": ("9" * 30, None, None)}
+    got = {k: both(*v) for k, v in cases.items()}
+    assert got["own cookie"][1][1:3] == (a, False) and got["newest"][1][1] == b
+    assert got["returning id"][1][1:3] == (a, True)
+    for k in ("other study's cookie", "unknown cookie", "overlong cookie", "returning id, other study", "by id"):
+        assert got[k][0] == "ok" and got[k][1][1] is None and got[k][1][3]["title"]
+    assert got["unknown study"][0] == got["huge id"][0] == "UnknownStudy"
+    with db.write_session(engine) as s:
+        service.set_study_status(s, sids[0], closed=False, max_participants=1)
+    assert both("land_a", None, "NEW")[0] == "StudyClosed"          # full
+    assert both("land_a", a, None)[1][1] == a                       # a participant still resumes
+    with db.write_session(engine) as s:
+        service.set_study_status(s, sids[0], closed=True, max_participants=None)
+    assert both("land_a", None, None) == ("StudyClosed", "this study is closed; thank you for your interest")
     engine.dispose()
