@@ -285,10 +285,14 @@ def train_generator(run: GeneratorRunConfig, semantic, sync, out_dir: str | os.P
     tcfg = _with_warmup(tcfg, run)
     start = None
     if init is not None:
-        if init.cfg != cfg:
-            raise ValueError(f"--init generator config {init.cfg} does not match {cfg}")
+        if dataclasses.replace(init.cfg, shortcut=cfg.shortcut) != cfg or (init.cfg.shortcut and not cfg.shortcut):
+            raise TrainingInputError(f"the --init generator ({init.cfg.name}, shortcut={init.cfg.shortcut}) does "
+                                     f"not match this run's ({cfg.name}, shortcut={cfg.shortcut})")
         from flax import nnx
         g, w = nnx.split(init.generator)
+        if init.cfg != cfg:   # a plain-flow generator goes on as a shortcut one: its d input is switched on
+            from .model.network import SalsaV
+            g = nnx.split(nnx.eval_shape(lambda: SalsaV(cfg, nnx.Rngs(0))))[0]
         start = nnx.merge(g, jax.tree.map(jnp.copy, w))   # a copy: the train step donates its buffers
     graphdef, state = init_train_state(cfg, tcfg, seed=run.seed, mesh=None, model=start)
     step_fn = make_train_step(graphdef, tcfg, mesh)

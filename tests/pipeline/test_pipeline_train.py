@@ -18,7 +18,7 @@ def test_generator_training_resumes_and_exports(tmp_path):
     from salsav_core.encoders.semantic import SemanticEncoder
     from salsav_core.encoders.sync import SyncModel
     from salsav_core.pipeline import Pipeline
-    from salsav_core.train_generator import RUN_PRESETS, train_generator
+    from salsav_core.train_generator import RUN_PRESETS, TrainingInputError, train_generator
 
     sem = SemanticEncoder(semantic_preset("tiny"), nnx.Rngs(0))
     syn = SyncModel(sync_preset("tiny"), nnx.Rngs(1))
@@ -58,14 +58,16 @@ def test_generator_training_resumes_and_exports(tmp_path):
 @pytest.mark.slow
 def test_plain_flow_run_exports_a_model_told_d_zero(tmp_path):
     """objective "flow" (the Table 2 baseline) exports a generator with cfg.shortcut False, so
-    the sampler's step sizes never reach it as d (it trained on d = 0 only)."""
+    the sampler's step sizes never reach it as d (it trained on d = 0 only). It can go on as a
+    shortcut generator (--init), never the other way."""
+    import jax
     from flax import nnx
 
     from salsav_core.encoders.presets import semantic_preset, sync_preset
     from salsav_core.encoders.semantic import SemanticEncoder
     from salsav_core.encoders.sync import SyncModel
     from salsav_core.pipeline import DEFAULT_CHECKPOINT, Pipeline
-    from salsav_core.train_generator import RUN_PRESETS, train_generator
+    from salsav_core.train_generator import RUN_PRESETS, TrainingInputError, train_generator
 
     sem = SemanticEncoder(semantic_preset("tiny"), nnx.Rngs(0))
     syn = SyncModel(sync_preset("tiny"), nnx.Rngs(1))
@@ -76,6 +78,16 @@ def test_plain_flow_run_exports_a_model_told_d_zero(tmp_path):
     assert pipe.cfg.shortcut is False and Pipeline.from_pretrained(tmp_path / "export").cfg.shortcut is False
     assert RUN_PRESETS["test"].objective == "paper" and Pipeline.from_pretrained(
         DEFAULT_CHECKPOINT).cfg.shortcut is True
+    # it goes on as a shortcut generator (the CPU recipe's second phase): same weights, d switched on
+    flow = pipe
+    short, hist = train_generator(dataclasses.replace(run, objective="paper"), sem, syn, tmp_path / "sc",
+                                  progress=False, log=lambda *a: None, init=flow, codec=flow.codec)
+    assert short.cfg.shortcut is True and hist[-1]["shortcut_loss"] > 0
+    before, after = (jax.tree.leaves(nnx.state(m.generator, nnx.Param)) for m in (flow, short))
+    assert len(before) == len(after) and all(np.allclose(a, b, atol=1e-2) for a, b in zip(before, after))
+    with pytest.raises(TrainingInputError, match="does not match"):   # not back: a shortcut init as flow
+        train_generator(run, sem, syn, tmp_path / "back", progress=False, log=lambda *a: None, init=short,
+                        codec=short.codec)
 
 
 def test_learning_rate_schedules():
