@@ -6,6 +6,9 @@ all three stages. Everything lands under --out; the pipeline folder is --out/pip
 
     python scripts/train_bundle.py --out runs/bundle --clips 3000 \
         --sem-seconds 75 --sync-seconds 120 --gen-seconds 270
+
+With --encoders it trains only a new generator on a pipeline's encoders and codec (the bundle's
+recipe since stage 8, in the model card).
 """
 from __future__ import annotations
 
@@ -61,6 +64,15 @@ def main(argv=None):
     p.add_argument("--init", default=None,
                    help="fine-tune this pipeline's generator (its codec, and its encoders unless "
                         "--semantic/--sync or --train-semantic/--train-sync, are kept)")
+    p.add_argument("--encoders", default=None,
+                   help="train a new generator on this pipeline's semantic encoder, sync model and codec "
+                        "(--semantic/--sync override its encoders)")
+    p.add_argument("--objective", choices=["paper", "flow"], default=None,
+                   help="generator objective: paper (shortcut) or flow (plain flow matching, d = 0); "
+                        "default: the preset's")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default=None,
+                   help="generator lr after warm-up (default: the preset's); constant: the run's length is "
+                        "its time budget")
     p.add_argument("--train-semantic", action="store_true",
                    help="with --init: train a new semantic encoder instead of keeping the init's")
     p.add_argument("--train-sync", action="store_true",
@@ -76,12 +88,17 @@ def main(argv=None):
     log("devices", report["devices"])
 
     run = RUN_PRESETS[a.gen_preset]
-    init = None
+    init = donor = None
+    if a.init and a.encoders:
+        p.error("--init and --encoders exclude each other (--init keeps its encoders already)")
     if a.init:
         init = Pipeline.from_pretrained(a.init)
         a.model = preset_name(init.cfg)
+    elif a.encoders:
+        donor = Pipeline.from_pretrained(a.encoders)
     over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps, seed=a.seed,
-                                  onset_weight=a.onset_weight, world=a.world).items() if v is not None}
+                                  objective=a.objective, schedule=a.schedule, onset_weight=a.onset_weight,
+                                  world=a.world).items() if v is not None}
     run = dataclasses.replace(run, n_clips=a.clips, **over)
     duration = model_preset(run.model).window_seconds
 
@@ -107,6 +124,9 @@ def main(argv=None):
         if init is not None and not (a.train_semantic if kind == "semantic" else a.train_sync):
             encoders[kind] = getattr(init, kind)      # fine-tuning: keep the init's encoder
             continue
+        if donor is not None:
+            encoders[kind] = getattr(donor, kind)     # a new generator on given encoders
+            continue
         name = (a.sync_preset or a.encoder_preset) if kind == "sync" else a.encoder_preset
         own_world = getattr(preset(name), "world", "default") != "default"
         cfg = preset(name) if own_world else dataclasses.replace(
@@ -122,7 +142,7 @@ def main(argv=None):
     # 3. generator on cached features
     pipe, hist = train_generator(run, sem, syn, out / "generator", out / "pipeline", resume=True,
                                  max_seconds=a.gen_seconds, log=log, progress=False, clips=clips,
-                                 init=init, fit_rate=a.gen_rate,
+                                 init=init, fit_rate=a.gen_rate, codec=None if donor is None else donor.codec,
                                  deadline=None if a.deadline is None else t_all + a.deadline - 20)
     report["generator"] = {"steps": pipe.meta.get("trained_steps"), "seconds": pipe.meta.get("train_seconds"),
                            "last": hist[-1] if hist else None, "run": pipe.meta.get("run", dataclasses.asdict(run))}
