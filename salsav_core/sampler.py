@@ -23,7 +23,7 @@ from .config import LATENT_RATE, SEM_FPS, SYNC_FPS, latent_frames, num_frames
 
 ALLOWED_STEPS = (1, 2, 4, 8, 16, 32, 64)
 SCHEDULES = ("uniform", "fine-start")
-DEFAULT_SCHEDULE = "uniform"      # fine-start measured neutral (experiments/bundle-training/train_log.txt)
+DEFAULT_SCHEDULE = "uniform"      # fine-start measured neutral (experiments/bundle-training/stages-1-7/train_log.txt)
 FINEST_LEVEL = 1 / 64      # smallest shortcut step trained (objective: 7 levels); finer = flow (d = 0)
 TRACE_COUNTS: collections.Counter = collections.Counter()   # incremented at each trace (compile)
 

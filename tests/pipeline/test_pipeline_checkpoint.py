@@ -61,4 +61,5 @@ def test_missing_and_corrupt_checkpoints(tiny_ckpt, tmp_path):
 
 def test_bundled_checkpoint_loads():
     pipe = Pipeline.from_pretrained()          # the default: checkpoints/salsav-synthfoley
-    assert pipe.cfg.name == "cpu-small" and pipe.meta.get("trained_steps", 0) > 1000
+    assert pipe.cfg.name == "cpu-tiny" and pipe.meta.get("trained_steps", 0) > 1000
+    assert pipe.cfg.shortcut == (pipe.meta["run"]["objective"] != "flow")   # told d only if trained with d

@@ -18,7 +18,7 @@ def test_generator_training_resumes_and_exports(tmp_path):
     from salsav_core.encoders.semantic import SemanticEncoder
     from salsav_core.encoders.sync import SyncModel
     from salsav_core.pipeline import Pipeline
-    from salsav_core.train_generator import RUN_PRESETS, TrainingInputError, train_generator
+    from salsav_core.train_generator import RUN_PRESETS, train_generator
 
     sem = SemanticEncoder(semantic_preset("tiny"), nnx.Rngs(0))
     syn = SyncModel(sync_preset("tiny"), nnx.Rngs(1))
@@ -66,7 +66,7 @@ def test_plain_flow_run_exports_a_model_told_d_zero(tmp_path):
     from salsav_core.encoders.presets import semantic_preset, sync_preset
     from salsav_core.encoders.semantic import SemanticEncoder
     from salsav_core.encoders.sync import SyncModel
-    from salsav_core.pipeline import DEFAULT_CHECKPOINT, Pipeline
+    from salsav_core.pipeline import Pipeline
     from salsav_core.train_generator import RUN_PRESETS, TrainingInputError, train_generator
 
     sem = SemanticEncoder(semantic_preset("tiny"), nnx.Rngs(0))
@@ -76,8 +76,7 @@ def test_plain_flow_run_exports_a_model_told_d_zero(tmp_path):
                                  progress=False, log=lambda *a: None)
     assert np.isfinite(hist[-1]["loss"]) and hist[-1]["shortcut_loss"] == 0
     assert pipe.cfg.shortcut is False and Pipeline.from_pretrained(tmp_path / "export").cfg.shortcut is False
-    assert RUN_PRESETS["test"].objective == "paper" and Pipeline.from_pretrained(
-        DEFAULT_CHECKPOINT).cfg.shortcut is True
+    assert RUN_PRESETS["test"].objective == "paper"
     # it goes on as a shortcut generator (the CPU recipe's second phase): same weights, d switched on
     flow = pipe
     short, hist = train_generator(dataclasses.replace(run, objective="paper"), sem, syn, tmp_path / "sc",

@@ -4,7 +4,7 @@ The bundled checkpoint was trained before `MelCodec.ceiling` existed; this compu
 ceiling on training-seed SynthFoley clips (the same seeds the generator was trained on) and
 writes it into config.json. New runs get it from `MelCodec.fit_stats`.
 
-    python experiments/bundle-training/fit_codec_ceiling.py checkpoints/salsav-synthfoley --clips 256
+    python experiments/bundle-training/stages-1-7/fit_codec_ceiling.py checkpoints/salsav-synthfoley --clips 256
 """
 from __future__ import annotations
 
