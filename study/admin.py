@@ -17,8 +17,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import select
 
-from analysis.preview import mos_preview
-
 from . import db, export, service
 from .pages import StudyRoute, render
 from .settings import StudySettings
@@ -79,6 +77,7 @@ def router(engine, st: StudySettings) -> APIRouter:
             warnings = [(t.clip.name, w) for t in s.scalars(select(db.Track).join(db.Clip)
                                                              .where(db.Clip.study_id == study.id))
                         for w in (t.media_info or {}).get("warnings", [])]
+        from analysis.preview import mos_preview   # pandas + statsmodels: off the app's start-up path
         mos = mos_preview(df)  # rater-clustered 95 % interval, as the analysis report
         per_cs = (df[~df["attention_check"]].drop_duplicates(["trial_id", "label"])
                   .pivot_table(index="clip", columns="system", values="trial_id", aggfunc="count", fill_value=0))

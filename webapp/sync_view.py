@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import soundfile as sf
 
-from salsav_core import metrics, video_io
+from salsav_core import video_io
 from salsav_core.config import SYNC_FPS
 from webapp.spectrogram import log_mel
 
@@ -45,6 +45,7 @@ def render_sync_view(frames: np.ndarray, fps: float, wave: np.ndarray, sr: int,
     wave = np.asarray(wave, np.float32).ravel()
     seconds = max(len(wave) / sr, len(frames) / fps, 1e-3)
     db, frame_rate = log_mel(wave, sr)
+    from salsav_core import metrics      # scipy: imported on first use, off the app's start-up path
     onsets = metrics.detect_onsets(wave, sr) if len(wave) else np.zeros(0)
     motion = motion_curve(frames)
     from matplotlib.backends.backend_agg import FigureCanvasAgg   # lazy: matplotlib and
