@@ -8,7 +8,8 @@ allocations for 10 s, 60 s and 120 s latents.
     python benchmarks/codec.py [--clips 16] [--variants legacy,blocked] [--lengths 10,60,120]
 
 Variants: legacy = the whole clip at once in float64 (block_frames=0, the codec before issue 20);
-blocked = the default MelCodec; 'blocked-16' etc. = that with N Griffin-Lim iterations.
+blocked = the default MelCodec; 'blocked-16' etc. = that with N Griffin-Lim iterations;
+'blocked128' etc. = blocks of that many frames.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ SR = 44100
 def variant(name: str) -> MelCodec:
     base, _, iters = name.partition("-")
     c = MelCodec(block_frames=0) if base == "legacy" else MelCodec()
+    if base.startswith("blocked") and base[7:]:
+        c = dataclasses.replace(c, block_frames=int(base[7:]))
     return dataclasses.replace(c, griffin_lim_iters=int(iters)) if iters else c
 
 
@@ -55,7 +58,7 @@ def quality(codec: MelCodec, clips) -> dict:
 def speed(codec: MelCodec, seconds: float) -> tuple[float, float, float]:
     rng = np.random.default_rng(0)
     z = rng.normal(size=(codec.latent_frames(seconds), codec.n_mels)).astype(np.float32) * 0.5
-    codec.decode(z[:50])                                          # warm caches (filterbanks)
+    codec.decode(z)                                # warm caches (filterbanks, compiled blocks)
     t0, c0 = time.perf_counter(), time.process_time()
     codec.decode(z)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0

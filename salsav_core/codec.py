@@ -127,7 +127,7 @@ class MelCodec:
     seed: int = 0                         # initial phase (decode is deterministic)
     # Phase reconstruction in blocks of this many latent frames (+ context each side), float32:
     # linear time, constant memory. 0: the whole clip at once in float64 (the older form).
-    block_frames: int = 128
+    block_frames: int = 512
     block_context: int = 16
     # Per-band ceiling of the normalised latent seen in the fit data (None: no ceiling). A
     # generated latent that overshoots it (CFG extrapolates) is clamped to ceiling + margin at

@@ -7,7 +7,7 @@
 - `mux(video, wave, sr, out)` → mp4: the original video stream copied when mp4 holds its codec
   and browsers play it (H.264, HEVC, AV1, VP9 in 8-bit 4:2:0), otherwise re-encoded to H.264
   (GIF, VP8, FLV's Sorenson, MPEG-4 part 2, PNG/alpha, 4:4:4, ...; odd sizes scaled to even);
-  the wave as AAC trimmed or padded to the video stream's duration.
+  the wave as AAC (192 kb/s, the fast coder) trimmed or padded to the video stream's duration.
 - `cut(video, start, duration, out)` → a re-encoded range of the video (no audio).
 """
 from __future__ import annotations
@@ -112,7 +112,9 @@ def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
         wav = os.path.join(tmp, "audio.wav")
         wavfile.write(wav, int(sr), x)
         base = ["-y", "-v", "error", "-i", video_path, "-i", wav, "-map", "0:v:0", "-map", "1:a:0"]
-        tail = ["-c:a", "aac", "-b:a", "192k", "-t", f"{info.duration:.6f}",
+        # ffmpeg's "fast" AAC coder: half the encode time of the default "twoloop" at the same
+        # onset recall and precision after the round trip (benchmarks/RESULTS.md, issue 20)
+        tail = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-t", f"{info.duration:.6f}",
                 "-movflags", "+faststart", str(out_path)]
         what = f"writing {out_path.name!r}"
         r = None

@@ -115,10 +115,11 @@ def test_impulse_onsets_survive_roundtrip():
 
 def test_blocked_decode_has_constant_working_memory():
     """Decode runs block by block: beyond its output, the memory it holds does not grow with
-    the length (the whole-clip form held several T × 1025 arrays)."""
+    the length (the whole-clip form held several T × 1025 arrays). Blocks of 128 frames (3 s)
+    here, so that both lengths span several; the product's 512 behave the same way."""
     import tracemalloc
     rng = np.random.default_rng(1)
-    c = MelCodec()
+    c = MelCodec(block_frames=128)
     extra = {}
     for seconds in (4, 24):
         z = (0.5 * rng.standard_normal((c.latent_frames(seconds), 64))).astype(np.float32)
@@ -135,8 +136,8 @@ def test_blocked_decode_has_constant_working_memory():
 
 
 def test_blocked_decode_keeps_onsets_across_block_seams():
-    """Impacts right at block boundaries (every 128 latent frames) survive the cross-fade."""
-    c = MelCodec()
+    """Impacts right at block boundaries (every 128 latent frames here) survive the cross-fade."""
+    c = MelCodec(block_frames=128)
     seam = c.block_frames * 1024 / SR
     times = [0.5, seam - 0.1, seam + 0.08, 2 * seam - 0.02, 2 * seam + 0.2]
     wave = clack_train(times, duration=2 * seam + 1.0)
