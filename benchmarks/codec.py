@@ -52,7 +52,18 @@ def quality(codec: MelCodec, clips) -> dict:
     rec, prec, sc, sw = map(np.asarray, (rec, prec, sc, sw))
     half = lambda x: 1.96 * x.std(ddof=1) / np.sqrt(len(x))   # noqa: E731
     return dict(recall=rec.mean(), recall_ci=half(rec), precision=prec.mean(), sc=sc.mean(),
-                sc_ci=half(sc), swsd=sw.mean(), swsd_ci=half(sw))
+                sc_ci=half(sc), swsd=sw.mean(), swsd_ci=half(sw),
+                per_clip=dict(recall=rec, precision=prec, sc=sc, swsd=sw))
+
+
+def paired(q: dict, base: dict) -> str:
+    """Mean per-clip difference against the first variant, with its 95 % interval."""
+    out = []
+    for k in ("recall", "precision", "sc", "swsd"):
+        d = q["per_clip"][k] - base["per_clip"][k]
+        h = 1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+        out.append(f"{k} {d.mean():+.4f} [{d.mean() - h:+.4f}, {d.mean() + h:+.4f}]")
+    return "; ".join(out)
 
 
 def speed(codec: MelCodec, seconds: float) -> tuple[float, float, float]:
@@ -86,15 +97,21 @@ def main() -> None:
     print("| variant | onset recall | precision | spectral conv. | SWSD | "
           + " | ".join(f"decode {s:g} s" for s in lengths) + " |")
     print("|---|---|---|---|---|" + "---|" * len(lengths))
+    base, notes = None, []
     for name in a.variants.split(","):
         codec = variant(name)
         q = None if a.speed_only else quality(codec, clips)
+        if q is not None and base is not None:
+            notes.append(f"- {name} − {first}, paired over the clips: {paired(q, base)}")
+        elif q is not None:
+            base, first = q, name
         sp = [speed(codec, s) for s in lengths]
         qs = "| | | |" if q is None else (
             f"{q['recall']:.3f} ± {q['recall_ci']:.3f} | {q['precision']:.3f} | "
             f"{q['sc']:.4f} ± {q['sc_ci']:.4f} | {q['swsd']:.5f} ± {q['swsd_ci']:.5f} |")
         print(f"| {name} (iters {codec.griffin_lim_iters}, block {codec.block_frames}) | {qs} "
               + " | ".join(f"{t:.2f} / {c:.2f} ({m:.0f})" for t, c, m in sp) + " |", flush=True)
+    print("\n".join(notes))
 
 
 if __name__ == "__main__":

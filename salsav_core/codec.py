@@ -13,7 +13,8 @@ fmax is the Nyquist frequency (22050 Hz): a lower fmax (e.g. 16 kHz) gives sligh
 bands below it but decodes everything above it as silence, which dulls noise-like sounds
 (rain, hiss, crackle) and costs ~25% of a white noise's energy in every frame.
 
-numpy/scipy only: this module sits on the training path (no librosa on the GPU machine).
+numpy/scipy (no librosa, which the GPU machine lacks); decode's Griffin-Lim blocks run as one
+jitted JAX loop each, jax imported on the first decode (encoding, on the training path, needs none).
 """
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ class MelCodec:
     floor: float = 1e-5                   # log floor on the mel magnitude (−100 dB)
     mean: tuple[float, ...] = (DEFAULT_MEAN,) * LATENT_DIM
     std: tuple[float, ...] = (DEFAULT_STD,) * LATENT_DIM
-    griffin_lim_iters: int = 32
+    griffin_lim_iters: int = 16           # vs 32: same onset recall and precision, SC +0.2 %
     momentum: float = 0.99                # fast Griffin-Lim; 0 gives plain Griffin-Lim
     nnls_iters: int = 8                   # multiplicative NNLS updates for the magnitude
     seed: int = 0                         # initial phase (decode is deterministic)
