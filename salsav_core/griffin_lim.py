@@ -18,6 +18,7 @@ import functools
 
 import numpy as np
 
+from salsav_core import aot
 from salsav_core.stft import _inverse_norm, _window, istft, stft
 
 BUCKET = 64                                      # block lengths are multiples of this (frames)
@@ -37,42 +38,40 @@ def _fgla(mag: np.ndarray, angles: np.ndarray, n_fft: int, hop: int, iters: int,
     return istft(mag * angles, n_fft, hop), angles
 
 
-@functools.lru_cache(maxsize=32)
-def _fgla_xla(T: int, n_fft: int, hop: int, iters: int, momentum: float):
-    """The same updates for (T, n_fft//2+1) float32 blocks as one jitted function
-    (mag, angles) → (wave, angles)."""
+@functools.lru_cache(maxsize=1)
+def _fgla_jit():
+    """The same updates for a (T, n_fft//2+1) float32 block as one jitted function
+    (n_fft, hop, iters, momentum static; mag, angles) → (wave, angles)."""
     import jax           # lazy: the codec's encoder and the data workers never need it
     import jax.numpy as jnp
 
-    r, a = n_fft // hop, momentum / (1 + momentum)
-    w = jnp.asarray(_window(n_fft, np.float32))
-    inv = jnp.asarray(_inverse_norm(T, n_fft, hop, np.float32))
-    lo = n_fft // 2
+    def run(n_fft: int, hop: int, iters: int, momentum: float, mag, angles):
+        T, r, a, lo = mag.shape[0], n_fft // hop, momentum / (1 + momentum), n_fft // 2
+        w = jnp.asarray(_window(n_fft, np.float32))
+        inv = jnp.asarray(_inverse_norm(T, n_fft, hop, np.float32))
 
-    def _stft(x):
-        pad = jnp.zeros((T + r - 1) * hop, jnp.float32).at[lo:lo + T * hop].set(x)
-        blocks = pad.reshape(-1, hop)
-        return jnp.fft.rfft(jnp.concatenate([blocks[j:j + T] for j in range(r)], axis=1) * w, axis=1)
+        def stft_(x):
+            pad = jnp.zeros((T + r - 1) * hop, jnp.float32).at[lo:lo + T * hop].set(x)
+            blocks = pad.reshape(-1, hop)
+            return jnp.fft.rfft(jnp.concatenate([blocks[j:j + T] for j in range(r)], axis=1) * w, axis=1)
 
-    def _istft(spec):
-        frames = jnp.fft.irfft(spec, n=n_fft, axis=1) * w
-        out = jnp.zeros((T + r - 1, hop), jnp.float32)
-        for j in range(r):
-            out = out.at[j:j + T].add(frames[:, j * hop:(j + 1) * hop])
-        return (out.reshape(-1) * inv)[lo:lo + T * hop]
+        def istft_(spec):
+            frames = jnp.fft.irfft(spec, n=n_fft, axis=1) * w
+            out = jnp.zeros((T + r - 1, hop), jnp.float32)
+            for j in range(r):
+                out = out.at[j:j + T].add(frames[:, j * hop:(j + 1) * hop])
+            return (out.reshape(-1) * inv)[lo:lo + T * hop]
 
-    @jax.jit
-    def run(mag, angles):
         def step(_, carry):
             angles, prev = carry
-            rebuilt = _stft(_istft(mag * angles))
+            rebuilt = stft_(istft_(mag * angles))
             angles = rebuilt - a * prev if momentum else rebuilt
             return angles / jnp.maximum(jnp.abs(angles), 1e-16), rebuilt
 
         angles, _ = jax.lax.fori_loop(0, iters, step, (angles, jnp.zeros_like(angles)))
-        return _istft(mag * angles), angles
+        return istft_(mag * angles), angles
 
-    return run
+    return jax.jit(run, static_argnums=(0, 1, 2, 3))
 
 
 def griffin_lim(mag, n_fft: int, hop: int, iters: int = 32, momentum: float = 0.99,
@@ -108,7 +107,7 @@ def griffin_lim(mag, n_fft: int, hop: int, iters: int = 32, momentum: float = 0.
         angles = np.exp(2j * np.pi * rng.random(m.shape)).astype(np.complex64)
         if tail is not None:
             angles[:len(tail)] = tail            # the overlap starts where the last block ended
-        y, angles = _fgla_xla(shape, n_fft, hop, iters, float(momentum))(m, angles)
+        y, angles = aot.call(_fgla_jit(), (n_fft, hop, iters, float(momentum)), m, angles)
         y, angles = np.asarray(y), np.asarray(angles)
         if s == 0:
             out[:b * hop] = y[:b * hop]

@@ -4,7 +4,8 @@ model structures (so a checkpoint loads without tracing its constructors).
 - `cache_dir()`: $SALSAV_CACHE_DIR, else $XDG_CACHE_HOME/salsav, else ~/.cache/salsav.
 - `enable_compile_cache()`: JAX writes every compiled program (sampler, encoders) there and a
   new process reuses it instead of compiling again. On by default in the app, the CLI (generate,
-  eval, train) and the benchmarks; SALSAV_COMPILE_CACHE=0 turns it off.
+  eval, train) and the benchmarks; SALSAV_COMPILE_CACHE=0 turns it off. With it, the hot
+  programs are also kept as whole executables (`aot`), so a new process skips tracing them.
 - `abstract_module(factory, key)`: the (graphdef, abstract state) of `factory()`. Tracing a
   15M-parameter constructor (`nnx.eval_shape`) costs seconds here; the result is pickled under
   a key made of the config, the source of the model packages and the library versions, so a
@@ -52,6 +53,8 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    from . import aot
+    aot.enable(folder.parent / "executables")      # whole executables: no tracing in a new process
     return folder
 
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from . import aot
 from .config import LATENT_RATE, SEM_FPS, SYNC_FPS, latent_frames, num_frames
 
 ALLOWED_STEPS = (1, 2, 4, 8, 16, 32, 64)
@@ -125,7 +126,7 @@ def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4
     text = jnp.asarray(text, jnp.float32)
     use_neg = jnp.full((b,), neg_text is not None)
     uncond_text = text if neg_text is None else jnp.broadcast_to(jnp.asarray(neg_text, jnp.float32), text.shape)
-    return _sample_loop(graphdef, state, jnp.asarray(x0, jnp.float32), jnp.asarray(sem, jnp.float32),
+    return aot.call(_sample_loop, (graphdef,), state, jnp.asarray(x0, jnp.float32), jnp.asarray(sem, jnp.float32),
                         jnp.asarray(sync, jnp.float32), text, uncond_text, use_neg, ref, ref_mask,
                         _padded_steps(steps, schedule), jnp.asarray(_check_steps(steps), jnp.int32),
                         jnp.asarray(guidance, jnp.float32),

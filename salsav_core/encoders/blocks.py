@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from .. import aot
+
 xavier = nnx.initializers.xavier_uniform()
 zeros = nnx.initializers.zeros_init()
 
@@ -104,4 +106,4 @@ def _apply_jit(graphdef, method, state, *args):
 def apply_method(model: nnx.Module, method: str, *args):
     """Run `model.<method>(*args)` under jax.jit over the split state (no nnx.jit dispatch cost)."""
     graphdef, state = nnx.split(model)
-    return _apply_jit(graphdef, method, state, *args)
+    return aot.call(_apply_jit, (graphdef, method), state, *args)

@@ -1,0 +1,118 @@
+"""Compiled programs kept whole on disk, so that a new process neither traces nor lowers them.
+
+JAX's persistent compilation cache (`runtime.enable_compile_cache`) saves compiling, but a new
+process still traces every jitted function and lowers it to find its entry: on this CPU that is
+about 1.9 s of the CLI's first generation (the sampler's window, the two encoders, the codec's
+phase blocks) against 1.3 s for the whole warm generation. `call(fn, static, *args)` runs the
+`jax.jit` function `fn` (its first len(static) arguments static) from an XLA executable that
+`jax.experimental.serialize_executable` wrote, keyed by everything the program depends on: the
+function, its static arguments, the tree structure, shapes and dtypes of the others, the
+source of the whole package, the jax/jaxlib/flax versions, XLA_FLAGS and the CPU's features.
+A key that changes compiles anew; a file that fails to load is rebuilt.
+
+On where the compile cache is (the app, the CLI, eval, the benchmarks: `enable(folder)`), off
+otherwise (tests, library use) and with SALSAV_COMPILE_CACHE=0: then `call` is `fn(*args)`.
+Only this process writes these files, into the user's own cache folder (`runtime.cache_dir`).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import pickle
+import re
+import threading
+from pathlib import Path
+
+log = logging.getLogger("salsav.aot")
+_PKG = Path(__file__).resolve().parent
+_DIR: Path | None = None
+_LOADED: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def enable(folder: str | os.PathLike | None) -> None:
+    """Keep executables in `folder` (None: off)."""
+    global _DIR
+    _DIR = None if folder is None else Path(folder)
+    _LOADED.clear()
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> str:
+    """What every executable depends on besides its own function and arguments."""
+    import flax
+    import jax
+    import jaxlib
+    h = hashlib.sha256()
+    for f in sorted(_PKG.rglob("*.py")):
+        h.update(str(f.relative_to(_PKG)).encode())
+        h.update(f.read_bytes())
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln for ln in fh if ln.startswith("flags")), "")
+    except OSError:
+        import platform
+        cpu = platform.processor()
+    return "|".join([h.hexdigest(), jax.__version__, jaxlib.__version__, flax.__version__,
+                     os.environ.get("XLA_FLAGS", ""), hashlib.sha256(cpu.encode()).hexdigest(),
+                     str(jax.devices()[0].platform)])
+
+
+def _key(fn, static: tuple, args: tuple) -> tuple:
+    import jax
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    shapes = tuple((tuple(x.shape), str(x.dtype), bool(getattr(x, "weak_type", False))) for x in leaves)
+    return getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), static, tree, shapes
+
+
+def _digest(key: tuple) -> str:
+    mod, name, static, tree, shapes = key
+    # reprs of the static arguments (a model's graphdef) name functions "at 0x…": drop addresses
+    text = _ADDRESS.sub("", "\n".join([_environment(), mod, name, repr(static), str(tree), repr(shapes)]))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _load(path: Path):
+    from jax.experimental import serialize_executable
+    with open(path, "rb") as f:
+        blob, in_tree, out_tree = pickle.load(f)
+    return serialize_executable.deserialize_and_load(blob, in_tree, out_tree)
+
+
+def _compile_and_save(fn, static: tuple, args: tuple, path: Path):
+    from jax.experimental import serialize_executable
+    compiled = fn.lower(*static, *args).compile()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(serialize_executable.serialize(compiled), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except Exception as e:   # noqa: BLE001  (an unwritable cache only costs the next start)
+        log.warning("executable not saved: %s", e)
+    return compiled
+
+
+def call(fn, static: tuple, *args):
+    """fn(*static, *args), from a saved executable when executables are on."""
+    if _DIR is None:
+        return fn(*static, *args)
+    key = _key(fn, static, args)
+    exe = _LOADED.get(key)
+    if exe is None:
+        with _LOCK:
+            exe = _LOADED.get(key)
+            if exe is None:
+                path = _DIR / f"{_digest(key)}.xla"
+                if path.is_file():
+                    try:
+                        exe = _load(path)
+                    except Exception as e:   # noqa: BLE001  (a damaged or foreign file is rebuilt)
+                        log.warning("executable %s unreadable (%s): compiling", path.name, e)
+                if exe is None:
+                    exe = _compile_and_save(fn, static, args, path)
+                _LOADED[key] = exe
+    return exe(*args)
