@@ -25,6 +25,8 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
+
 log = logging.getLogger("salsav.aot")
 _PKG = Path(__file__).resolve().parent
 _DIR: Path | None = None
@@ -83,15 +85,27 @@ def _load(path: Path):
 
 
 def _compile_and_save(fn, static: tuple, args: tuple, path: Path):
+    """Compile for real and save the executable once it has been read back and run the same.
+    JAX's persistent cache is bypassed here: an executable it hands back serializes without
+    all of its kernels (files that then fail with "Function ... not found")."""
+    import jax
+    from jax._src import config as jax_config
     from jax.experimental import serialize_executable
-    compiled = fn.lower(*static, *args).compile()
+    with jax_config.enable_compilation_cache(False):
+        compiled = fn.lower(*static, *args).compile()
     try:
+        blob = serialize_executable.serialize(compiled)
+        again = serialize_executable.deserialize_and_load(*blob)
+        want, got = jax.device_get(compiled(*args)), jax.device_get(again(*args))
+        if not all(np.array_equal(w, g) for w, g in zip(jax.tree_util.tree_leaves(want),
+                                                         jax.tree_util.tree_leaves(got))):
+            raise ValueError("the executable read back computes something else")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            pickle.dump(serialize_executable.serialize(compiled), f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(blob, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    except Exception as e:   # noqa: BLE001  (an unwritable cache only costs the next start)
+    except Exception as e:   # noqa: BLE001  (not saved: only the next start pays)
         log.warning("executable not saved: %s", e)
     return compiled
 
@@ -102,17 +116,21 @@ def call(fn, static: tuple, *args):
         return fn(*static, *args)
     key = _key(fn, static, args)
     exe = _LOADED.get(key)
-    if exe is None:
-        with _LOCK:
-            exe = _LOADED.get(key)
-            if exe is None:
-                path = _DIR / f"{_digest(key)}.xla"
-                if path.is_file():
-                    try:
-                        exe = _load(path)
-                    except Exception as e:   # noqa: BLE001  (a damaged or foreign file is rebuilt)
-                        log.warning("executable %s unreadable (%s): compiling", path.name, e)
-                if exe is None:
-                    exe = _compile_and_save(fn, static, args, path)
-                _LOADED[key] = exe
-    return exe(*args)
+    if exe is not None:
+        return exe(*args)
+    with _LOCK:              # loading and first runs one at a time (XLA links kernels then)
+        exe = _LOADED.get(key)
+        if exe is not None:
+            return exe(*args)
+        path = _DIR / f"{_digest(key)}.xla"
+        if path.is_file():
+            try:
+                exe = _load(path)
+            except Exception as e:   # noqa: BLE001  (a damaged or foreign file is rebuilt)
+                log.warning("executable %s unreadable (%s): compiling", path.name, e)
+        if exe is None:
+            exe = _compile_and_save(fn, static, args, path)
+        import jax
+        out = jax.block_until_ready(exe(*args))
+        _LOADED[key] = exe
+        return out

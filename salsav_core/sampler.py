@@ -121,24 +121,37 @@ def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4
     """Batched sampling from given noise x0 (B, T, C). Returns jnp (B, T, C)."""
     graphdef, state = split_model(model)
     b, t, c = x0.shape
-    ref = jnp.zeros_like(x0) if ref is None else jnp.asarray(ref, jnp.float32)
-    ref_mask = jnp.zeros((b, t), bool) if ref_mask is None else jnp.asarray(ref_mask, bool)
-    text = jnp.asarray(text, jnp.float32)
-    use_neg = jnp.full((b,), neg_text is not None)
-    uncond_text = text if neg_text is None else jnp.broadcast_to(jnp.asarray(neg_text, jnp.float32), text.shape)
-    return aot.call(_sample_loop, (graphdef,), state, jnp.asarray(x0, jnp.float32), jnp.asarray(sem, jnp.float32),
-                        jnp.asarray(sync, jnp.float32), text, uncond_text, use_neg, ref, ref_mask,
-                        _padded_steps(steps, schedule), jnp.asarray(_check_steps(steps), jnp.int32),
-                        jnp.asarray(guidance, jnp.float32),
-                        jnp.full((b,), bool(drop_sem)), jnp.full((b,), bool(drop_sync)))
+    f32 = lambda a: np.asarray(a, np.float32)   # noqa: E731  (numpy inputs: no eager device ops)
+    ref = np.zeros((b, t, c), np.float32) if ref is None else f32(ref)
+    ref_mask = np.zeros((b, t), bool) if ref_mask is None else np.asarray(ref_mask, bool)
+    text = f32(text)
+    use_neg = np.full((b,), neg_text is not None)
+    uncond_text = text if neg_text is None else np.ascontiguousarray(np.broadcast_to(f32(neg_text), text.shape))
+    return aot.call(_sample_loop, (graphdef,), state, f32(x0), f32(sem), f32(sync), text, uncond_text,
+                    use_neg, ref, ref_mask, _padded_steps(steps, schedule),
+                    np.asarray(_check_steps(steps), np.int32), np.asarray(guidance, np.float32),
+                    np.full((b,), bool(drop_sem)), np.full((b,), bool(drop_sync)))
 
 
-def _padded_steps(steps: int, schedule: str) -> jnp.ndarray:
+def _padded_steps(steps: int, schedule: str) -> np.ndarray:
     """step_sizes padded with zeros to max(ALLOWED_STEPS): one shape for every step count."""
     dts = np.zeros(max(ALLOWED_STEPS), np.float32)
     sizes = step_sizes(steps, schedule)
     dts[:len(sizes)] = sizes
-    return jnp.asarray(dts)
+    return dts
+
+
+@partial(jax.jit, static_argnums=0)
+def _window_noise(shape: tuple, seed, i):
+    return jax.random.normal(jax.random.fold_in(jax.random.key(seed), i), shape)
+
+
+def window_noise(seed: int, i: int, shape: tuple) -> np.ndarray:
+    """The noise of long-form window i: normal(fold_in(key(seed), i)), one compiled program
+    (the same numbers as the eager calls; seeds past int32 take the eager path)."""
+    if 0 <= seed < 2**31:
+        return np.asarray(aot.call(_window_noise, (tuple(shape),), np.int32(seed), np.uint32(i)))
+    return np.asarray(jax.random.normal(jax.random.fold_in(jax.random.key(seed), i), shape))
 
 
 def _ref_arrays(n_frames: int, latent_dim: int, ref, ref_start: int):
@@ -236,15 +249,14 @@ def sample_long(model: tuple[nnx.GraphDef, nnx.State], cond: Conditions, n_frame
         known[n_frames:] = False                               # ignore reference past the end
     sem, sync = np.asarray(cond.sem, np.float32), np.asarray(cond.sync, np.float32)
     text = np.asarray(cond.text, np.float32)[None]
-    key = jax.random.key(seed)
     for i, s in enumerate(starts):
         t0 = s / LATENT_RATE
-        x0 = jax.random.normal(jax.random.fold_in(key, i), (1, win, cfg.latent_dim))
+        x0 = window_noise(seed, i, (1, win, cfg.latent_dim))
         res = sample_batch((graphdef, state), resample_by_time(sem, SEM_FPS, t0, n_sem)[None],
                            resample_by_time(sync, SYNC_FPS, t0, n_syn)[None], text, x0, steps,
                            guidance, out[None, s:s + win], known[None, s:s + win], cond.neg_text,
                            cond.drop_sem, cond.drop_sync, schedule)
-        out[s:s + win] = np.asarray(res[0])                    # reference positions come back unchanged
+        out[s:s + win] = np.asarray(res)[0]                    # reference positions come back unchanged
         known[s:s + win] = True
         if progress is not None:
             progress(i + 1, len(starts))

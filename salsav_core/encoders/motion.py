@@ -161,7 +161,7 @@ class MotionSyncModel(SyncModel):
         idx = np.clip(np.arange(-m, n * c + m), 0, t - 1)
         padded = frames[idx]                                                     # (n*c + 2m, ...)
         pieces = np.stack([padded[i * c:i * c + c + 2 * m] for i in range(n)])  # (n, c+2m, ...)
-        outs = [np.asarray(apply_method(self, "frame_features", jnp.asarray(pieces[i:i + 1])))[0, m:m + c]
+        outs = [np.asarray(apply_method(self, "frame_features", pieces[i:i + 1]))[0, m:m + c]
                 for i in range(n)]
         return np.concatenate(outs, axis=0)[:t]
 

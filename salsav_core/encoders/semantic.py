@@ -18,7 +18,10 @@ class EncoderInputError(ValueError):
 
 
 def frames_to_float(frames, size: int):
-    """(..., H, W, 3) uint8 -> (..., size, size, 3) float32 in [-1, 1], resized if needed."""
+    """(..., H, W, 3) uint8 -> (..., size, size, 3) float32 in [-1, 1], resized if needed.
+    numpy in, numpy out when no resize is needed (no eager device ops to compile at start-up)."""
+    if isinstance(frames, np.ndarray) and frames.shape[-3:-1] == (size, size):
+        return frames.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
     x = jnp.asarray(frames, jnp.float32) / 127.5 - 1.0
     if x.shape[-3:-1] != (size, size):
         x = jax.image.resize(x, x.shape[:-3] + (size, size, 3), "linear")
