@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .fingerprint import library_versions, source_hash
+
 log = logging.getLogger("salsav.aot")
-_PKG = Path(__file__).resolve().parent
 _DIR: Path | None = None
 _LOADED: dict[tuple, object] = {}
 _LOCK = threading.Lock()
@@ -45,22 +46,16 @@ def enable(folder: str | os.PathLike | None) -> None:
 @functools.lru_cache(maxsize=1)
 def _environment() -> str:
     """What every executable depends on besides its own function and arguments."""
-    import flax
     import jax
-    import jaxlib
-    h = hashlib.sha256()
-    for f in sorted(_PKG.rglob("*.py")):
-        h.update(str(f.relative_to(_PKG)).encode())
-        h.update(f.read_bytes())
+
     try:
         with open("/proc/cpuinfo") as fh:
             cpu = next((ln for ln in fh if ln.startswith("flags")), "")
     except OSError:
         import platform
         cpu = platform.processor()
-    return "|".join([h.hexdigest(), jax.__version__, jaxlib.__version__, flax.__version__,
-                     os.environ.get("XLA_FLAGS", ""), hashlib.sha256(cpu.encode()).hexdigest(),
-                     str(jax.devices()[0].platform)])
+    return "|".join([source_hash(None), library_versions(), os.environ.get("XLA_FLAGS", ""),
+                     hashlib.sha256(cpu.encode()).hexdigest(), str(jax.devices()[0].platform)])
 
 
 def _key(fn, static: tuple, args: tuple) -> tuple:

@@ -8,9 +8,9 @@ cross-faded over half the context (raised cosine).
 
 A block's iterations run as one jitted XLA loop (the elementwise updates fuse: 0.6 ms a frame
 against 1.0 for numpy and scipy's FFT). Block lengths are padded with silent frames to a multiple
-of `BUCKET` frames, so a codec compiles at most (B + 2·context) / BUCKET shapes, once each (the
-persistent compile cache keeps them). block=0 is the whole-clip float64 numpy form (the reference the blocked one is
-measured against: `benchmarks/codec.py`).
+of `BUCKET` frames, so a codec compiles at most (B + 2·context) / BUCKET shapes, once each
+(`aot` keeps them across processes). block=0 is the whole-clip float64 numpy form, the
+reference the blocked one is measured against (`benchmarks/codec.py`).
 """
 from __future__ import annotations
 

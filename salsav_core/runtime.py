@@ -21,8 +21,9 @@ import os
 import pickle
 from pathlib import Path
 
+from .fingerprint import library_versions, source_hash
+
 log = logging.getLogger("salsav.runtime")
-_PKG = Path(__file__).resolve().parent
 _SOURCE_DIRS = ("model", "encoders")          # the modules whose structure is cached
 
 
@@ -77,28 +78,13 @@ def _quiet_tracer_errors():
         cls._origin_msg = orig
 
 
-def _source_hash() -> str:
-    h = hashlib.sha256()
-    for d in _SOURCE_DIRS:
-        for f in sorted((_PKG / d).glob("*.py")):
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def _versions() -> str:
-    import flax
-    import jax
-    return f"jax{jax.__version__}-flax{flax.__version__}"
-
-
 def abstract_module(factory, key: str | None = None):
     """(graphdef, abstract state) of the module `factory()` builds, from the structure cache
     when `key` (e.g. the class name + its config JSON) was built before by the same code
     (key None: no disk cache)."""
     from flax import nnx
     use_cache = key is not None and not _off("SALSAV_STRUCTURE_CACHE")
-    digest = hashlib.sha256(f"{key}|{_source_hash()}|{_versions()}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{key}|{source_hash(_SOURCE_DIRS)}|{library_versions()}".encode()).hexdigest()[:24]
     path = cache_dir() / "structures" / f"{digest}.pkl"
     if use_cache and path.is_file():
         try:
