@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 import time
@@ -66,8 +67,14 @@ class Pipeline:
     """Generator + encoders + codec of one checkpoint. `limits` bound what `generate` accepts."""
 
     def __init__(self, generator: SalsaV, semantic: SemanticEncoder, sync: SyncModel,
-                 codec: MelCodec, meta: dict | None = None, limits: Limits = Limits()):
+                 codec: MelCodec, meta: dict | None = None, limits: Limits = Limits(),
+                 onset_guidance: float = 0.0):
         self.generator, self.semantic, self.sync, self.codec = generator, semantic, sync, codec
+        if not (math.isfinite(onset_guidance) and 0.0 <= onset_guidance <= 10.0):
+            raise checkpoints.CheckpointError(f"onset_guidance must be in [0, 10], got {onset_guidance}")
+        # weight of the sampler's onset guidance (the sync model's flux head; 0: off), a
+        # property of the checkpoint (config.json "sampling")
+        self.onset_guidance = float(onset_guidance)
         self.cfg: ModelConfig = generator.cfg
         self.meta = dict(meta or {})
         self.limits = limits
@@ -115,15 +122,18 @@ class Pipeline:
                     factory, sub, key=f"{name}:{json.dumps(config[name], sort_keys=True)}")
             except checkpoints.CheckpointError as e:
                 raise checkpoints.CheckpointError(f"{name}: {e}") from None
+        sampling = config.get("sampling") or {}
         return cls(parts["generator"], parts["semantic"], parts["sync"],
-                   MelCodec.from_dict(config["codec"]), meta=config.get("meta", {}), limits=limits)
+                   MelCodec.from_dict(config["codec"]), meta=config.get("meta", {}), limits=limits,
+                   onset_guidance=float(sampling.get("onset_guidance", 0.0)))
 
     def save_pretrained(self, folder: str | os.PathLike, meta: dict | None = None,
                         dtype: str = "float16", max_shard_mb: float | None = 12.0) -> Path:
         """Write config.json + safetensors (split into shards of at most `max_shard_mb`)."""
         config = {"format": FORMAT, "generator": self.cfg.to_dict(),
                   "semantic": self.semantic.cfg.to_dict(), "sync": self.sync.cfg.to_dict(),
-                  "codec": self.codec.to_dict(), "meta": {**self.meta, **(meta or {})}}
+                  "codec": self.codec.to_dict(), "sampling": {"onset_guidance": self.onset_guidance},
+                  "meta": {**self.meta, **(meta or {})}}
         tensors = {}
         for name, module in (("generator", self.generator), ("semantic", self.semantic),
                              ("sync", self.sync)):
@@ -153,17 +163,20 @@ class Pipeline:
         sem = np.asarray(self.semantic.encode_frames(frames8), np.float32)     # (T_vs, D_sem)
         syn = np.asarray(self.sync.video_features(frames24), np.float32)       # (T_syn, D_syn)
         neg = self.text_embedding(negative_prompt) if (negative_prompt or "").strip() else None
-        return Conditions(sem=sem, sync=syn, text=self.text_embedding(prompt), neg_text=neg)
+        return Conditions(sem=sem, sync=syn, text=self.text_embedding(prompt), neg_text=neg,
+                          onset=self.sync.onset_curve(syn))
 
     def sample(self, cond: Conditions, duration: float, steps: int = 8, guidance: float = 4.0,
                seed: int = 0, ref_latent: np.ndarray | None = None, ref_start: float = 0.0,
                progress: Callable[[int, int], None] | None = None,
-               schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
-        """Conditions → latent (T_a, 64) for `duration` seconds (long-form when needed)."""
+               schedule: str = DEFAULT_SCHEDULE, onset_guidance: float | None = None) -> np.ndarray:
+        """Conditions → latent (T_a, 64) for `duration` seconds (long-form when needed);
+        onset_guidance None: the checkpoint's."""
         n = latent_frames(duration)
+        onset_guidance = self.onset_guidance if onset_guidance is None else onset_guidance
         return sample_long(self._graph, cond, n, steps=steps, guidance=guidance, seed=seed,
                            ref=ref_latent, ref_start=int(round(ref_start * LATENT_RATE)),
-                           progress=progress, schedule=schedule)
+                           progress=progress, schedule=schedule, onset_guidance=onset_guidance)
 
     def warmup(self) -> float:
         """Compile the sampler and encoders once (one window); returns seconds taken."""

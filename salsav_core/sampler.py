@@ -6,6 +6,12 @@ step a power of two taken on its own grid, so each is a level the shortcut objec
 The whole N-step loop is one `lax.fori_loop` with a dynamic step count inside one `jax.jit`
 over `nnx.split` state, so every step count (and, in `sample_long`, every duration) shares one
 compiled executable. The conditional and unconditional CFG branches run as one batch of 2B.
+
+Onset guidance (`onset_guidance` > 0, with `Conditions.onset`: the onset curve the sync model's
+flux head reads from the picture) adds to each step's velocity the gradient of
+`onset_agreement` at the predicted clean latent, raising the latent's spectral flux where the
+picture predicts onsets; a training-free term, like classifier guidance without a classifier
+pass through the network. Its measured effect is in experiments/sync/guidance/.
 """
 from __future__ import annotations
 
@@ -42,6 +48,8 @@ class Conditions:
     neg_text: np.ndarray | None = None    # replaces the null text in the unconditional branch
     drop_sem: bool = False                # ablations: the conditional branch also uses the
     drop_sync: bool = False               # learned null embedding for this stream
+    onset: np.ndarray | None = None       # (T_syn,) onset strength the sync model reads from the
+                                          # picture (`onset_guidance`), standardized per clip
 
 
 def split_model(model):
@@ -69,6 +77,22 @@ def step_sizes(n_steps: int, schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
     return np.repeat(np.array([0.5, 1.0, 2.0], np.float32) / n, [n // 2, n // 4, n // 4])
 
 
+def onset_agreement(x1, target):
+    """How much a latent x1 (B, T, C) rises where the picture predicts onsets: the sum over
+    frames of max(target - 1, 0) times the latent's spectral flux (the codec's latent is a
+    normalised log-mel; flux = the rise since the previous frame summed over bands, softened by
+    a softplus so that a flat or falling frame still has a gradient). target (B, T) is a
+    standardized onset curve, so only its peaks (> 1 std) count. Returns (B,)."""
+    rise = jax.nn.softplus(2.0 * (x1[:, 1:] - x1[:, :-1])).sum(axis=-1) / 2.0   # (B, T-1)
+    flux = jnp.concatenate([jnp.zeros_like(rise[:, :1]), rise], axis=1)
+    return jnp.sum(flux * jnp.maximum(target - 1.0, 0.0), axis=1)
+
+
+def _onset_push(x1, target):
+    """The gradient of `onset_agreement` at x1: the onset guidance's velocity term."""
+    return jax.grad(lambda z: onset_agreement(z, target).sum())(x1)
+
+
 def _model_step(d):
     """The step size the model is told: below the finest trained level it is the flow (d = 0)."""
     return jnp.where(d < FINEST_LEVEL, 0.0, d)
@@ -76,11 +100,12 @@ def _model_step(d):
 
 @partial(jax.jit, static_argnums=0)
 def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref, ref_mask,
-                 dts, n_steps, guidance, cond_drop_sem, cond_drop_sync):
+                 dts, n_steps, guidance, cond_drop_sem, cond_drop_sync, onset, onset_w):
     """x0 (B,T,C) noise; sem (B,T_vs,Ds); sync (B,T_syn,Dy); text/uncond_text (B,Dt); use_neg (B,)
     bool; ref (B,T,C) with ref_mask (B,T) bool; dts (max(ALLOWED_STEPS),) f32 step sizes, the first
     n_steps used; n_steps int32 scalar; guidance f32 scalar; cond_drop_sem/cond_drop_sync (B,)
-    bool: null that stream in the conditional branch too."""
+    bool: null that stream in the conditional branch too; onset (B,T) standardized target onset
+    strength at the latent rate, onset_w f32 scalar: its guidance weight (0: none)."""
     TRACE_COUNTS["sample"] += 1
     model = nnx.merge(graphdef, state)
     b = x0.shape[0]
@@ -103,7 +128,11 @@ def _sample_loop(graphdef, state, x0, sem, sync, text, uncond_text, use_neg, ref
         v = model(jnp.concatenate([x_hat, x]), t, jnp.full((2 * b,), _model_step(d)), mask2, sem2,
                   sync2, text2, drop_sem, drop_sync, drop_text)
         v_c, v_u = v[:b], v[b:]
-        return x + d * (v_u + guidance * (v_c - v_u))       # Eq. 3
+        v = v_u + guidance * (v_c - v_u)                      # Eq. 3
+        # onset guidance: raise the predicted clean latent's flux where the picture predicts
+        # onsets (the gradient is taken at x + (1 - t) v, not through the network)
+        v = v + onset_w * _onset_push(x + (1.0 - ts[i]) * v, onset)
+        return x + d * v
 
     x = jax.lax.fori_loop(0, n_steps, step, x0)
     return jnp.where(keep, ref, x)                            # reference kept exactly
@@ -117,7 +146,8 @@ def _check_steps(steps: int) -> int:
 
 def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4.0,
                  ref=None, ref_mask=None, neg_text=None, drop_sem: bool = False,
-                 drop_sync: bool = False, schedule: str = DEFAULT_SCHEDULE):
+                 drop_sync: bool = False, schedule: str = DEFAULT_SCHEDULE, onset=None,
+                 onset_guidance: float = 0.0):
     """Batched sampling from given noise x0 (B, T, C). Returns jnp (B, T, C)."""
     graphdef, state = split_model(model)
     b, t, c = x0.shape
@@ -130,7 +160,9 @@ def sample_batch(model, sem, sync, text, x0, steps: int = 8, guidance: float = 4
     return aot.call(_sample_loop, (graphdef,), state, f32(x0), f32(sem), f32(sync), text, uncond_text,
                     use_neg, ref, ref_mask, _padded_steps(steps, schedule),
                     np.asarray(_check_steps(steps), np.int32), np.asarray(guidance, np.float32),
-                    np.full((b,), bool(drop_sem)), np.full((b,), bool(drop_sync)))
+                    np.full((b,), bool(drop_sem)), np.full((b,), bool(drop_sync)),
+                    np.zeros((b, t), np.float32) if onset is None else f32(onset),
+                    np.asarray(0.0 if onset is None else onset_guidance, np.float32))
 
 
 def _padded_steps(steps: int, schedule: str) -> np.ndarray:
@@ -187,7 +219,7 @@ def _model_cfg(graphdef, state):
 def sample(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: float = 4.0,
            seed: int = 0, ref=None, ref_start: int = 0,
            progress: Callable[[int, int], None] | None = None,
-           schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
+           schedule: str = DEFAULT_SCHEDULE, onset_guidance: float = 0.0) -> np.ndarray:
     """One pass over exactly n_frames latent frames (features as given). Returns (n_frames, C)."""
     graphdef, state = split_model(model)
     cfg = _model_cfg(graphdef, state)
@@ -198,7 +230,7 @@ def sample(model, cond: Conditions, n_frames: int, steps: int = 8, guidance: flo
     x0 = jax.random.normal(jax.random.key(seed), (1, n_frames, cfg.latent_dim))
     out = sample_batch((graphdef, state), cond.sem[None], cond.sync[None], cond.text[None], x0,
                        steps, guidance, buf[None], mask[None], cond.neg_text, cond.drop_sem,
-                       cond.drop_sync, schedule)
+                       cond.drop_sync, schedule, _onset_window(cond, 0.0, n_frames), onset_guidance)
     if progress is not None:
         progress(1, 1)
     return np.asarray(out[0])
@@ -212,6 +244,17 @@ def resample_by_time(feats: np.ndarray, rate: float, start_time: float, n: int) 
     hi = np.minimum(lo + 1, len(feats) - 1)
     frac = (pos - lo)[:, None].astype(np.float32)
     return (1 - frac) * feats[lo] + frac * feats[hi]
+
+
+def _onset_window(cond: Conditions, start_time: float, n: int) -> np.ndarray | None:
+    """(1, n) target for `onset_guidance`: cond.onset (24 FPS) read at the latent frames' times
+    from start_time (edge-held), standardized over the window; None without an onset curve."""
+    if cond.onset is None:
+        return None
+    o = np.asarray(cond.onset, np.float32).reshape(-1)
+    pos = (start_time + np.arange(n) / LATENT_RATE) * SYNC_FPS
+    w = np.interp(pos, np.arange(len(o)), o).astype(np.float32)
+    return ((w - w.mean()) / (w.std() + 1e-3))[None]
 
 
 def window_starts(n_frames: int, window: int, overlap: int) -> list[int]:
@@ -228,7 +271,7 @@ def sample_long(model: tuple[nnx.GraphDef, nnx.State], cond: Conditions, n_frame
                 steps: int = 8, guidance: float = 4.0, seed: int = 0,
                 ref: np.ndarray | None = None, ref_start: int = 0,
                 progress: Callable[[int, int], None] | None = None,
-                schedule: str = DEFAULT_SCHEDULE) -> np.ndarray:
+                schedule: str = DEFAULT_SCHEDULE, onset_guidance: float = 0.0) -> np.ndarray:
     """Long-form generation with one fixed window shape (cfg.window_frames) for any n_frames.
 
     Each window after the first takes the last `overlap_seconds` already generated as its
@@ -255,7 +298,8 @@ def sample_long(model: tuple[nnx.GraphDef, nnx.State], cond: Conditions, n_frame
         res = sample_batch((graphdef, state), resample_by_time(sem, SEM_FPS, t0, n_sem)[None],
                            resample_by_time(sync, SYNC_FPS, t0, n_syn)[None], text, x0, steps,
                            guidance, out[None, s:s + win], known[None, s:s + win], cond.neg_text,
-                           cond.drop_sem, cond.drop_sync, schedule)
+                           cond.drop_sem, cond.drop_sync, schedule, _onset_window(cond, t0, win),
+                           onset_guidance)
         out[s:s + win] = np.asarray(res)[0]                    # reference positions come back unchanged
         known[s:s + win] = True
         if progress is not None:

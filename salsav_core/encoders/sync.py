@@ -113,6 +113,16 @@ class SyncModel(nnx.Module):
         return self.audio_unit(self.audio(mel).mean(axis=1))
 
     # user-facing API (numpy in, numpy out)
+    def onset_curve(self, feats) -> np.ndarray | None:
+        """(T, d) video features -> (T,) the audio onset strength the flux head reads from the
+        picture (towers trained with `flux_weight`), standardized; None without that head."""
+        head = getattr(self, "flux_head", None)
+        if head is None:
+            return None
+        k, b = np.asarray(head.kernel[...], np.float32), np.asarray(head.bias[...], np.float32)
+        o = np.asarray(feats, np.float32) @ k[:, 0] + b[0]
+        return (o - o.mean()) / (o.std() + 1e-3)
+
     def video_features(self, frames24, chunk: int = 16) -> np.ndarray:
         """(T, H, W, 3) uint8 at 24 FPS, any T >= 1 -> (T, d) per-frame features (v_syn).
 

@@ -63,3 +63,30 @@ def test_bundled_checkpoint_loads():
     pipe = Pipeline.from_pretrained()          # the default: checkpoints/salsav-synthfoley
     assert pipe.cfg.name == "cpu-tiny" and pipe.meta.get("trained_steps", 0) > 1000
     assert pipe.cfg.shortcut == (pipe.meta["run"]["objective"] != "flow")   # told d only if trained with d
+
+
+def test_onset_guidance_is_a_checkpoint_setting(tiny_ckpt, tmp_path):
+    """config.json "sampling": {"onset_guidance": w} is read, kept on save, and checked."""
+    loaded = Pipeline.from_pretrained(tiny_ckpt)
+    assert loaded.onset_guidance == 0.0 and loaded.sync.onset_curve(np.zeros((5, 8))) is None  # ViT tower: no head
+    for value, ok in ((0.3, True), (-1.0, False), (float("nan"), False)):
+        folder = tmp_path / f"w{value}"
+        shutil.copytree(tiny_ckpt, folder)
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg["sampling"] = {"onset_guidance": value}
+        (folder / "config.json").write_text(json.dumps(cfg))
+        if not ok:
+            with pytest.raises(CheckpointError, match="onset_guidance"):
+                Pipeline.from_pretrained(folder)
+            continue
+        pipe = Pipeline.from_pretrained(folder)
+        assert pipe.onset_guidance == 0.3
+        again = pipe.save_pretrained(tmp_path / "again", dtype="float32")
+        assert json.loads((again / "config.json").read_text())["sampling"] == {"onset_guidance": 0.3}
+
+
+def test_bundled_sync_model_reads_an_onset_curve():
+    pipe = Pipeline.from_pretrained()
+    feats = np.random.default_rng(0).normal(size=(48, pipe.sync.cfg.dim)).astype(np.float32)
+    curve = pipe.sync.onset_curve(feats)
+    assert curve.shape == (48,) and abs(curve.mean()) < 1e-4 and abs(curve.std() - 1) < 1e-2
