@@ -13,10 +13,16 @@ import functools
 import os
 
 import numpy as np
-import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 WORKERS = max(min(os.cpu_count() or 1, 4), 1)   # FFT threads (rows are independent)
+
+
+def _fft():
+    """scipy.fft, imported on first use: it costs 0.3-0.7 s of every start, and generating
+    (whose phase reconstruction runs in XLA) never needs it."""
+    import scipy.fft
+    return scipy.fft
 
 
 @functools.lru_cache(maxsize=8)
@@ -42,7 +48,7 @@ def stft(x: np.ndarray, n_frames: int, n_fft: int, hop: int) -> np.ndarray:
     n = min(len(x), need - n_fft // 2)
     pad[n_fft // 2:n_fft // 2 + n] = x[:n]
     frames = sliding_window_view(pad, n_fft)[::hop][:n_frames] * _window(n_fft, dt)   # (T, n_fft)
-    return scipy.fft.rfft(frames, axis=1, overwrite_x=True, workers=WORKERS)
+    return _fft().rfft(frames, axis=1, overwrite_x=True, workers=WORKERS)
 
 
 @functools.lru_cache(maxsize=16)
@@ -67,7 +73,7 @@ def istft(spec: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     dt = _real(spec)
     r = n_fft // hop
     T = spec.shape[0]
-    frames = scipy.fft.irfft(spec, n=n_fft, axis=1, workers=WORKERS)
+    frames = _fft().irfft(spec, n=n_fft, axis=1, workers=WORKERS)
     frames *= _window(n_fft, dt)                                # (T, n_fft)
     out = np.zeros((T + r - 1, hop), dt)
     for j in range(r):

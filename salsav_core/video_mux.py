@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -97,8 +96,6 @@ def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
         out_path: str | os.PathLike, info=None) -> Path:
     """Write out_path = video_path's first video stream (copied when possible) + `wave` as
     AAC, the audio trimmed or padded with silence to the video stream's exact duration."""
-    from scipy.io import wavfile
-
     video_path, out_path = os.fspath(video_path), Path(out_path)
     info = info or probe(video_path)
     x = np.asarray(wave, np.float32)
@@ -108,25 +105,24 @@ def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
     x = np.pad(x[:n], (0, max(n - len(x), 0)))
     x = np.clip(np.nan_to_num(x), -1.0, 1.0)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = os.path.join(tmp, "audio.wav")
-        wavfile.write(wav, int(sr), x)
-        base = ["-y", "-v", "error", "-i", video_path, "-i", wav, "-map", "0:v:0", "-map", "1:a:0"]
-        # ffmpeg's "fast" AAC coder: half the encode time of the default "twoloop" at the same
-        # onset recall and precision after the round trip (benchmarks/RESULTS.md, issue 20)
-        tail = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-t", f"{info.duration:.6f}",
-                "-movflags", "+faststart", str(out_path)]
-        what = f"writing {out_path.name!r}"
-        r = None
-        if info.codec in COPY_CODECS and info.pix_fmt in COPY_PIX_FMTS:
-            r = run_ffmpeg(base + ["-c:v", "copy"] + tail, timeout=TIMEOUT_S, what=what, text=True)
-        if r is None or r.returncode != 0:   # a codec mp4 (or a browser) cannot hold: re-encode
-            r = run_ffmpeg(base + ["-vf", EVEN, "-c:v", "libx264", "-preset", "veryfast",
-                                   "-pix_fmt", "yuv420p", "-crf", "18"] + tail,
-                           timeout=TIMEOUT_S + 4.0 * info.duration, what=what, text=True)
-        if r.returncode != 0 or not out_path.exists():
-            raise VideoError(f"could not write {out_path.name!r}: "
-                             f"{(r.stderr.strip().splitlines() or ['ffmpeg failed'])[-1][:150]}")
+    pcm = x.astype("<f4").tobytes()                 # the wave goes in through a pipe, no file
+    base = ["-y", "-v", "error", "-i", video_path, "-f", "f32le", "-ar", str(int(sr)), "-ac", "1",
+            "-i", "pipe:0", "-map", "0:v:0", "-map", "1:a:0"]
+    # ffmpeg's "fast" AAC coder: half the encode time of the default "twoloop" at the same
+    # onset recall and precision after the round trip (benchmarks/RESULTS.md, issue 20)
+    tail = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-t", f"{info.duration:.6f}",
+            "-movflags", "+faststart", str(out_path)]
+    what = f"writing {out_path.name!r}"
+    r = None
+    if info.codec in COPY_CODECS and info.pix_fmt in COPY_PIX_FMTS:
+        r = run_ffmpeg(base + ["-c:v", "copy"] + tail, timeout=TIMEOUT_S, what=what, input=pcm)
+    if r is None or r.returncode != 0:   # a codec mp4 (or a browser) cannot hold: re-encode
+        r = run_ffmpeg(base + ["-vf", EVEN, "-c:v", "libx264", "-preset", "veryfast",
+                               "-pix_fmt", "yuv420p", "-crf", "18"] + tail,
+                       timeout=TIMEOUT_S + 4.0 * info.duration, what=what, input=pcm)
+    if r.returncode != 0 or not out_path.exists():
+        err = r.stderr.decode("utf-8", "replace").strip().splitlines() or ["ffmpeg failed"]
+        raise VideoError(f"could not write {out_path.name!r}: {err[-1][:150]}")
     return out_path
 
 
