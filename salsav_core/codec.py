@@ -27,7 +27,8 @@ from typing import Iterable
 import numpy as np
 
 from salsav_core.config import HOP, LATENT_DIM, SAMPLE_RATE, latent_frames
-from salsav_core.griffin_lim import griffin_lim
+from salsav_core import aot
+from salsav_core.griffin_lim import BUCKET, griffin_lim
 from salsav_core.stft import istft, stft  # noqa: F401  (re-exported)
 
 # Default stats: mean/std of the floored log-magnitude mel over a mix of clicks, tones and
@@ -175,9 +176,18 @@ class MelCodec:
 
     # -- synthesis
     def mel_to_magnitude(self, mel: np.ndarray) -> np.ndarray:
-        """Non-negative least squares |X| with |X| @ Mᵀ ≈ mel. (T, n_mels) → (T, F)."""
+        """Non-negative least squares |X| with |X| @ Mᵀ ≈ mel. (T, n_mels) → (T, F).
+        float32 (decode's blocks): one jitted XLA program; float64: numpy and scipy.sparse."""
         dt = mel.dtype if mel.dtype in (np.float32, np.float64) else np.float64   # float32: decode's blocks
         key = (self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
+        if dt == np.float32:
+            T = mel.shape[0]
+            padded = np.zeros((-(-max(T, 1) // BUCKET) * BUCKET, mel.shape[1]), np.float32)
+            padded[:T] = mel                          # few shapes; silent rows stay silent
+            X = aot.call(_nnls_jit(), (self.nnls_iters,), padded, mel_dense(*key),
+                         mel_pinv(*key).astype(np.float32),
+                         mel_column_sums(*key).astype(np.float32))
+            return np.asarray(X)[:T]
         M = mel_sparse(*key, np.dtype(dt).name)   # triangles: ~2 non-zeros a bin, not 64
         mel = np.maximum(mel, 0.0)
         pinv = mel_pinv(*key).astype(dt)
@@ -257,6 +267,30 @@ def mel_sparse(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, dtype
     than dense ones and never start BLAS threads (which crawl on a loaded 2-core machine)."""
     from scipy.sparse import csr_matrix
     return csr_matrix(mel_filterbank(sr, n_fft, n_mels, fmin, fmax).astype(dtype))
+
+
+@functools.lru_cache(maxsize=16)
+def mel_dense(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    m = mel_filterbank(sr, n_fft, n_mels, fmin, fmax).astype(np.float32)
+    m.setflags(write=False)
+    return m
+
+
+@functools.lru_cache(maxsize=1)
+def _nnls_jit():
+    """`MelCodec.mel_to_magnitude`'s float32 updates as one jitted function
+    (iters static; mel (T, n_mels), M (n_mels, F), pinv (F, n_mels), column sums (F,))."""
+    import jax           # lazy: the codec's encoder and the data workers never need it
+    import jax.numpy as jnp
+
+    def run(iters: int, mel, M, pinv, colsum):
+        mel = jnp.maximum(mel, 0.0)
+        target = mel @ M                                                  # (T, F)
+        X = jnp.maximum(mel @ pinv.T, 0.0) + 1e-3 * jnp.maximum(target / jnp.maximum(colsum, 1e-8), 0.0)
+        update = lambda _, X: X * target / jnp.maximum((X @ M.T) @ M, 1e-12)   # noqa: E731
+        return jax.lax.fori_loop(0, iters, update, X)
+
+    return jax.jit(run, static_argnums=0)
 
 
 @functools.lru_cache(maxsize=16)
