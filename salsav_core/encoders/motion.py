@@ -60,6 +60,15 @@ def onset_strength(mel, n_frames: int):
     return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-3)
 
 
+def onset_frames(strength, threshold: float = 1.0):
+    """(B, T) standardized onset strength -> (B, T) float 0/1: frames within ±1 of a peak (a
+    frame above `threshold` and above both neighbours). Audio onsets without labels."""
+    s = jnp.pad(strength, ((0, 0), (1, 1)), constant_values=-jnp.inf)
+    peak = (strength > threshold) & (strength >= s[:, :-2]) & (strength > s[:, 2:])
+    p = jnp.pad(peak, ((0, 0), (1, 1)))
+    return (p[:, :-2] | p[:, 1:-1] | p[:, 2:]).astype(jnp.float32)
+
+
 class TemporalBlock(nnx.Module):
     """Pre-norm residual 1-D conv over time: x + W2 gelu(conv_k,dil(LN x))."""
 
@@ -127,8 +136,10 @@ class MotionSyncModel(SyncModel):
 
     def __init__(self, cfg: SyncConfig, rngs: nnx.Rngs):
         super().__init__(cfg, rngs, MotionVideoEncoder, MotionAudioEncoder)
-        if cfg.flux_weight > 0:                       # training-only head (`onset_flux_loss`)
+        if cfg.flux_weight > 0:                       # training-only heads (`motion_sync_loss`)
             self.flux_head = linear(cfg.dim, 1, rngs)
+        if cfg.onset_weight > 0:
+            self.onset_head = linear(cfg.dim, 1, rngs)
 
     # traced pieces
     def frame_features(self, frames_u8):  # (B, T, H, W, 3) uint8 -> (B, T, d)

@@ -73,6 +73,8 @@ class SyncConfig(DictConfig):
     shift_tokens: int = 4        # random ±shift_tokens tokens: only content tells the offset
     flux_weight: float = 0.0     # motion tower: also regress each frame's audio onset strength
                                  # (positive log-mel flux, from the clip's own audio: no labels)
+    onset_weight: float = 0.0    # motion tower: also classify each frame as near an audio onset
+                                 # (peaks of that strength, ±1 frame; from the audio: no labels)
                                  # from its video feature through a linear head
     clips_per_batch: int = 3
     snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
@@ -118,6 +120,12 @@ SYNC_PRESETS: dict[str, SyncConfig] = {
                               clip_seconds=5.0, crop_seconds=3.0, world="mixed", pool_clips=96,
                               refresh_per_step=1, lr=1e-3, warmup=50, ckpt_every=100,
                               flux_weight=1.0),
+    # motion-flux with an onset-frame classifier term: fine-tunes a `motion-flux` model (`--init`)
+    "motion-onset": SyncConfig(name="motion-onset", tower="motion", image_size=64, patch=4, dim=128,
+                               n_mels=64, conv_widths=(32, 64, 128), clips_per_batch=6,
+                               clip_seconds=5.0, crop_seconds=3.0, world="mixed", pool_clips=96,
+                               refresh_per_step=1, lr=1e-3, warmup=50, ckpt_every=100,
+                               flux_weight=1.0, onset_weight=2.0),
     "motion-tiny": SyncConfig(name="motion-tiny", tower="motion", image_size=32, patch=8, dim=32,
                               n_mels=32, conv_widths=(8, 16), temporal_dilations=(1, 2), clips_per_batch=2,
                               clip_seconds=2.0, pool_clips=4, refresh_per_step=1, lr=3e-3,

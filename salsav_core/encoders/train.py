@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..data.synthfoley import world_clip_maker
 from .audio_frontend import HOP, SR as SR_16K, log_mel, snippet_mels, to_16k
 from .losses import dense_siglip_loss, frame_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
-from .motion import MotionSyncModel, frame_pool, onset_strength
+from .motion import MotionSyncModel, frame_pool, onset_frames, onset_strength
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
 from .semantic import SemanticEncoder, frames_to_float
 from .state_io import load_params, load_train_state, read_meta, save_folder
@@ -178,9 +178,14 @@ def motion_sync_loss(model: MotionSyncModel, batch):
     fa = model.audio_frames(batch["mel"], fv.shape[1])               # (B, T, D) same grid
     zv, za = model.video_unit(fv), model.audio_unit(fa)
     loss = frame_siglip_loss(zv, za, model.log_t[...], model.bias[...])
+    strength = onset_strength(batch["mel"], fv.shape[1])            # (B, T), from the audio
     if model.cfg.flux_weight > 0:        # when the sound rises, from the picture alone
         pred = model.flux_head(fv)[..., 0]                           # (B, T)
-        loss = loss + model.cfg.flux_weight * jnp.mean((pred - onset_strength(batch["mel"], fv.shape[1])) ** 2)
+        loss = loss + model.cfg.flux_weight * jnp.mean((pred - strength) ** 2)
+    if model.cfg.onset_weight > 0:       # which frames are near an onset, from the picture alone
+        logit = model.onset_head(fv)[..., 0]
+        bce = optax.sigmoid_binary_cross_entropy(logit, onset_frames(strength))
+        loss = loss + model.cfg.onset_weight * jnp.mean(bce)
     # accuracy: the audio frame that best matches each video frame, within the clip, is at most
     # one frame away (weighted by how far the audio frame stands out: onsets, not silence)
     sim = jnp.einsum("btd,bsd->bts", zv, za)

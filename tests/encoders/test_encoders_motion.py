@@ -114,13 +114,20 @@ def test_onset_strength_marks_the_rise_of_a_sound():
     assert abs(float(s.mean())) < 1e-5 and s[12] > 3 * np.sort(s)[-2]
 
 
+def test_onset_frames_mark_peaks_and_their_neighbours():
+    from salsav_core.encoders.motion import onset_frames
+    s = jnp.asarray([[0, 0, 2, 0.5, 0, 0, 0, 3, 3.5, 0, 0.9, 0]], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(onset_frames(s))[0],
+                                  [0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0])   # peaks at 2 and 8; 0.9 too low
+
+
 @pytest.mark.slow
-def test_flux_term_trains_from_a_motion_init(tmp_path):
+def test_flux_and_onset_terms_train_from_a_motion_init(tmp_path):
     base, _ = train_sync("motion-tiny", 2, str(tmp_path / "base"), progress=False, log_every=1)
     assert not hasattr(base, "flux_head")
-    cfg = dataclasses.replace(sync_preset("motion-tiny"), flux_weight=1.0)
+    cfg = dataclasses.replace(sync_preset("motion-tiny"), flux_weight=1.0, onset_weight=1.0)
     model, m = train_sync(cfg, 25, str(tmp_path / "flux"), progress=False, log_every=5, init=base)
-    assert model.flux_head.kernel[...].shape == (cfg.dim, 1)
+    assert model.flux_head.kernel[...].shape == model.onset_head.kernel[...].shape == (cfg.dim, 1)
     assert np.mean(m["losses"][-5:]) < np.mean(m["losses"][:5]), m["losses"]
     loaded = load_sync(str(tmp_path / "flux"))
-    assert loaded.cfg.flux_weight == 1.0 and hasattr(loaded, "flux_head")
+    assert loaded.cfg.flux_weight == loaded.cfg.onset_weight == 1.0 and hasattr(loaded, "onset_head")
