@@ -73,9 +73,9 @@ class SyncConfig(DictConfig):
     shift_tokens: int = 4        # random ±shift_tokens tokens: only content tells the offset
     flux_weight: float = 0.0     # motion tower: also regress each frame's audio onset strength
                                  # (positive log-mel flux, from the clip's own audio: no labels)
+                                 # from its video feature through a linear head
     onset_weight: float = 0.0    # motion tower: also classify each frame as near an audio onset
                                  # (peaks of that strength, ±1 frame; from the audio: no labels)
-                                 # from its video feature through a linear head
     clips_per_batch: int = 3
     snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
     lr: float = 1e-3
