@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -30,12 +31,18 @@ def main():
     a = ap.parse_args()
     pipe = Pipeline.from_pretrained(a.checkpoint)
     cfg = EvalConfig(clips=a.clips)
-    if a.world == "heldout":
-        from salsav_core.eval.heldout import make_heldout_clip
-        clips = [make_heldout_clip(HELDOUT_SEED0 + i, 5.0) for i in range(a.clips)]
+    if a.world == "heldout":   # the eval's held-out scenes (seeds 0…), read as uploads are
+        from salsav_core.eval.heldout import make_scene
+        from salsav_core.eval.heldout.video import model_frames
+        clips, conds = [], []
+        for i in range(a.clips):
+            sc = make_scene(i, 5.0)
+            f8, f24 = model_frames(sc, pipe.semantic.cfg.image_size, pipe.sync.cfg.image_size)
+            clips.append(dataclasses.replace(sc, frames=f24, seed=("heldout", i)))
+            conds.append(pipe.conditions_from_frames(f8, f24, ""))
     else:
         clips = [make_clip(HELDOUT_SEED0 + i, 5.0) for i in range(a.clips)]
-    conds = [clip_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
+        conds = [clip_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
     res, base = {}, None
     for w in [float(x) for x in a.weights.split(",")]:
         t0 = time.perf_counter()
