@@ -75,7 +75,9 @@ class SyncConfig(DictConfig):
                                  # (positive log-mel flux, from the clip's own audio: no labels)
                                  # from its video feature through a linear head
     onset_weight: float = 0.0    # motion tower: also classify each frame as near an audio onset
-                                 # (peaks of that strength, ±1 frame; from the audio: no labels)
+                                 # (±1 frame; from the clip's own audio: no labels), where the
+    onset_target: str = "peaks"  # onsets are "peaks" of that strength or what the eval's onset
+                                 # "detector" (`metrics.detect_onsets`) finds in the audio
     clips_per_batch: int = 3
     snippets_per_clip: int = 8   # snippets of one clip are each other's hard negatives
     lr: float = 1e-3
@@ -91,6 +93,8 @@ class SyncConfig(DictConfig):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.tower not in ("vit", "motion"):
             raise ValueError(f"unknown sync tower {self.tower!r}; choose 'vit' or 'motion'")
+        if self.onset_target not in ("peaks", "detector"):
+            raise ValueError(f"unknown onset target {self.onset_target!r}; choose 'peaks' or 'detector'")
 
 
 
@@ -126,6 +130,13 @@ SYNC_PRESETS: dict[str, SyncConfig] = {
                                clip_seconds=5.0, crop_seconds=3.0, world="mixed", pool_clips=96,
                                refresh_per_step=1, lr=1e-3, warmup=50, ckpt_every=100,
                                flux_weight=1.0, onset_weight=2.0),
+    # motion-onset with the onset term's target from the eval's onset detector run on the clip's
+    # own audio (closer to the audible events than strength peaks): fine-tunes `motion-onset`
+    "motion-detonset": SyncConfig(name="motion-detonset", tower="motion", image_size=64, patch=4,
+                                  dim=128, n_mels=64, conv_widths=(32, 64, 128), clips_per_batch=6,
+                                  clip_seconds=5.0, crop_seconds=3.0, world="mixed", pool_clips=96,
+                                  refresh_per_step=1, lr=1e-3, warmup=50, ckpt_every=100,
+                                  flux_weight=1.0, onset_weight=2.0, onset_target="detector"),
     "motion-tiny": SyncConfig(name="motion-tiny", tower="motion", image_size=32, patch=8, dim=32,
                               n_mels=32, conv_widths=(8, 16), temporal_dilations=(1, 2), clips_per_batch=2,
                               clip_seconds=2.0, pool_clips=4, refresh_per_step=1, lr=3e-3,

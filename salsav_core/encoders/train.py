@@ -19,8 +19,10 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
+from .. import metrics
 from ..data.synthfoley import world_clip_maker
 from .audio_frontend import HOP, SR as SR_16K, log_mel, snippet_mels, to_16k
+from .evaluation import event_frames
 from .losses import dense_siglip_loss, frame_siglip_loss, shift_siglip_loss, siglip_loss, siglip_logits
 from .motion import MotionSyncModel, frame_pool, onset_frames, onset_strength
 from .presets import SemanticConfig, SyncConfig, semantic_preset, sync_preset
@@ -94,10 +96,15 @@ def sync_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
     return out
 
 
-def motion_item(n_mels: int):
-    """Clip -> (frames24, whole-clip log-mel) for the motion tower."""
+def motion_item(n_mels: int, detector_onsets: bool = False):
+    """Clip -> (frames24, whole-clip log-mel[, (T,) 0/1 frames within ±1 of an onset that
+    `metrics.detect_onsets` finds in the clip's own audio]) for the motion tower."""
     def item(clip):
-        return clip.frames, log_mel(to_16k(clip.audio, 44100), n_mels)
+        out = clip.frames, log_mel(to_16k(clip.audio, 44100), n_mels)
+        if detector_onsets:
+            on = metrics.merge_events(list(metrics.detect_onsets(clip.audio, 44100)))
+            out += (event_frames(on, len(clip.frames)),)
+        return out
     return item
 
 
@@ -109,15 +116,19 @@ def motion_batch(pool: ClipPool, cfg: SyncConfig, rng) -> dict:
     unit = SYNC_FPS // 4                                                  # frames per 0.25 s
     crop = min(int(round(cfg.crop_seconds * 4)) * unit, t - t % unit) if cfg.crop_seconds else t
     m = int(round(crop * SR_16K / HOP / SYNC_FPS)) + 1                   # mel frames for `crop`
-    frames, mels = [], []
+    frames, mels, onsets = [], [], []
     for i in idx:
-        fr, mel = pool.items[i]
+        fr, mel, *onset = pool.items[i]
         f0 = unit * int(rng.integers(0, (len(fr) - crop) // unit + 1))
         m0 = f0 * SR_16K // HOP // SYNC_FPS
         seg = mel[m0:m0 + m]
         frames.append(fr[f0:f0 + crop])
         mels.append(np.pad(seg, ((0, m - len(seg)), (0, 0)), mode="edge"))
-    return {"frames": np.stack(frames), "mel": np.stack(mels)}
+        onsets += [o[f0:f0 + crop] for o in onset]
+    out = {"frames": np.stack(frames), "mel": np.stack(mels)}
+    if onsets:
+        out["onset"] = np.stack(onsets)
+    return out
 
 
 TOKEN_S = 0.04   # one audio token of the `cpu` preset: time_patch 4 × 10 ms hop
@@ -184,7 +195,8 @@ def motion_sync_loss(model: MotionSyncModel, batch):
         loss = loss + model.cfg.flux_weight * jnp.mean((pred - strength) ** 2)
     if model.cfg.onset_weight > 0:       # which frames are near an onset, from the picture alone
         logit = model.onset_head(fv)[..., 0]
-        bce = optax.sigmoid_binary_cross_entropy(logit, onset_frames(strength))
+        target = batch["onset"] if model.cfg.onset_target == "detector" else onset_frames(strength)
+        bce = optax.sigmoid_binary_cross_entropy(logit, target)
         loss = loss + model.cfg.onset_weight * jnp.mean(bce)
     # accuracy: the audio frame that best matches each video frame, within the clip, is at most
     # one frame away (weighted by how far the audio frame stands out: onsets, not silence)
@@ -315,7 +327,8 @@ def train_sync(preset="cpu", steps: int = 2000, out_dir: str | None = None, resu
         model = MotionSyncModel(cfg, nnx.Rngs(seed))
         if init is not None:
             nnx.update(model, jax.tree_util.tree_map(jnp.copy, nnx.state(init, nnx.Param)))
-        return _train("sync", model, cfg, motion_sync_loss, motion_item(cfg.n_mels), motion_batch,
+        item = motion_item(cfg.n_mels, cfg.onset_weight > 0 and cfg.onset_target == "detector")
+        return _train("sync", model, cfg, motion_sync_loss, item, motion_batch,
                       steps, out_dir, resume, seed, log_every, make_clip, progress, max_seconds)
     model = SyncModel(cfg, nnx.Rngs(seed))
     if init is not None:

@@ -131,3 +131,36 @@ def test_flux_and_onset_terms_train_from_a_motion_init(tmp_path):
     assert np.mean(m["losses"][-5:]) < np.mean(m["losses"][:5]), m["losses"]
     loaded = load_sync(str(tmp_path / "flux"))
     assert loaded.cfg.flux_weight == loaded.cfg.onset_weight == 1.0 and hasattr(loaded, "onset_head")
+
+
+def test_detector_onset_targets_follow_the_audio_and_its_crops(clip3):
+    """`onset_target="detector"`: each clip carries frames within ±1 of what the eval's onset
+    detector finds in its own audio, and a batch crops them with the frames."""
+    from salsav_core import metrics
+    from salsav_core.encoders.train import motion_item
+    cfg = dataclasses.replace(sync_preset("motion-tiny"), crop_seconds=1.0, clips_per_batch=2,
+                              onset_weight=1.0, onset_target="detector")
+    fr, mel, onset = motion_item(cfg.n_mels, detector_onsets=True)(clip3)
+    found = metrics.detect_onsets(clip3.audio, 44100)
+    assert onset.shape == (len(fr),) and len(found) > 0
+    for t in found:                                          # every detected onset is marked
+        assert onset[min(int(round(t * 24)), len(fr) - 1)] == 1.0
+    assert 0 < onset.mean() < 0.6
+
+    class Pool:
+        items = [(fr, mel, onset)] * 2
+    b = motion_batch(Pool, cfg, np.random.default_rng(1))
+    assert b["onset"].shape == (2, 24)
+    for f, o in zip(b["frames"], b["onset"]):
+        f0 = next(i for i in range(0, len(fr) - 23, 6) if np.array_equal(fr[i:i + 24], f))
+        np.testing.assert_array_equal(o, onset[f0:f0 + 24])
+    with pytest.raises(ValueError, match="onset target"):
+        SyncConfig(onset_target="labels")
+
+
+@pytest.mark.slow
+def test_detector_onset_term_trains(tmp_path):
+    cfg = dataclasses.replace(sync_preset("motion-tiny"), onset_weight=1.0, onset_target="detector")
+    model, m = train_sync(cfg, 20, str(tmp_path / "det"), progress=False, log_every=5)
+    assert np.isfinite(m["losses"]).all() and np.mean(m["losses"][-5:]) < np.mean(m["losses"][:5])
+    assert load_sync(str(tmp_path / "det")).cfg.onset_target == "detector"
