@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from salsav_core import metrics
 from salsav_core.encoders.losses import frame_siglip_loss
 from salsav_core.encoders.motion import MotionSyncModel, frame_pool, mel_frames_for
 from salsav_core.encoders.presets import SyncConfig, sync_preset
 from salsav_core.encoders.pretrained import load_sync, make_sync
 from salsav_core.encoders.sync import SyncModel
-from salsav_core.encoders.train import motion_batch, train_sync
+from salsav_core.encoders.train import motion_batch, motion_item, train_sync
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +137,6 @@ def test_flux_and_onset_terms_train_from_a_motion_init(tmp_path):
 def test_detector_onset_targets_follow_the_audio_and_its_crops(clip3):
     """`onset_target="detector"`: each clip carries frames within ±1 of what the eval's onset
     detector finds in its own audio, and a batch crops them with the frames."""
-    from salsav_core import metrics
-    from salsav_core.encoders.train import motion_item
     cfg = dataclasses.replace(sync_preset("motion-tiny"), crop_seconds=1.0, clips_per_batch=2,
                               onset_weight=1.0, onset_target="detector")
     fr, mel, onset = motion_item(cfg.n_mels, detector_onsets=True)(clip3)
