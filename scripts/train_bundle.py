@@ -69,7 +69,7 @@ def main(argv=None):
                         "(--semantic/--sync override its encoders)")
     p.add_argument("--objective", choices=["paper", "flow"], default=None,
                    help="generator objective: paper (shortcut) or flow (plain flow matching, d = 0); "
-                        "default: the preset's")
+                        "default: the init's with --init, else the preset's")
     p.add_argument("--schedule", choices=["constant", "cosine"], default=None,
                    help="generator lr after warm-up (default: the preset's); constant: the run's length is "
                         "its time budget")
@@ -94,6 +94,8 @@ def main(argv=None):
     if a.init:
         init = Pipeline.from_pretrained(a.init)
         a.model = preset_name(init.cfg)
+        if a.objective is None:          # keep the init's objective: a flow model stays one
+            a.objective = "paper" if init.cfg.shortcut else "flow"
     elif a.encoders:
         donor = Pipeline.from_pretrained(a.encoders)
     over = {k: v for k, v in dict(model=a.model, batch=a.batch, steps=a.gen_steps, seed=a.seed,

@@ -5,7 +5,7 @@
 # keeps the bundled one, so the whole budget goes to the generator), else the
 # best of a sweep of sync-model variants by the event probe (experiments/sync/sync_sweep.py; set
 # SWEEP_INIT to fine-tune them from a trained model). Writes into $OUT (at most 8 files):
-# log.txt, sweep.tar (sweep only), the new pipeline (config.json + 4 safetensors shards) and
+# log.txt, sweep.tar (sweep only), the new pipeline (config.json + its safetensors, one file or shards) and
 # bundle.tar (report.json + history.json).
 # BUDGET_S (default 560) bounds the whole run: the generator trains for what is left after the
 # sweep, its clips and its feature cache, and its cosine schedule is cut to fit at GEN_RATE
@@ -51,7 +51,7 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
     --gen-steps "${GEN_STEPS:-20000}" --gen-seconds 100000 --deadline "$left" \
     --gen-rate "${GEN_RATE:-38}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT} \
     ${GEN_SEED:+--seed $GEN_SEED} ${GEN_WORLD:+--world $GEN_WORLD}
-  cp "$W"/bundle/pipeline/config.json "$W"/bundle/pipeline/model-*.safetensors "$OUT"/
+  cp "$W"/bundle/pipeline/config.json "$W"/bundle/pipeline/model*.safetensors "$OUT"/   # one file or shards
   tar -C "$W/bundle" -cf "$OUT/bundle.tar" report.json pipeline/history.json
   date
 } 2>&1 | grep --line-buffered -v "Warning\|warnings.warn" | tee "$OUT/log.txt"
