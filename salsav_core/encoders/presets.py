@@ -6,7 +6,7 @@ preset name says everything a run needs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import DictConfig
 
@@ -130,18 +130,16 @@ SYNC_PRESETS: dict[str, SyncConfig] = {
                                clip_seconds=5.0, crop_seconds=3.0, world="mixed", pool_clips=96,
                                refresh_per_step=1, lr=1e-3, warmup=50, ckpt_every=100,
                                flux_weight=1.0, onset_weight=2.0),
-    # motion-onset with the onset term's target from the eval's onset detector run on the clip's
-    # own audio (closer to the audible events than strength peaks): fine-tunes `motion-onset`
-    "motion-detonset": SyncConfig(name="motion-detonset", tower="motion", image_size=64, patch=4,
-                                  dim=128, n_mels=64, conv_widths=(32, 64, 128), clips_per_batch=6,
-                                  clip_seconds=5.0, crop_seconds=3.0, world="mixed", pool_clips=96,
-                                  refresh_per_step=1, lr=1e-3, warmup=50, ckpt_every=100,
-                                  flux_weight=1.0, onset_weight=2.0, onset_target="detector"),
     "motion-tiny": SyncConfig(name="motion-tiny", tower="motion", image_size=32, patch=8, dim=32,
                               n_mels=32, conv_widths=(8, 16), temporal_dilations=(1, 2), clips_per_batch=2,
                               clip_seconds=2.0, pool_clips=4, refresh_per_step=1, lr=3e-3,
                               warmup=2, ckpt_every=1000),
 }
+
+# motion-onset with the onset term's target from the eval's onset detector run on the clip's own
+# audio (closer to the audible events than strength peaks): fine-tunes `motion-onset`
+SYNC_PRESETS["motion-detonset"] = replace(SYNC_PRESETS["motion-onset"], name="motion-detonset",
+                                          onset_target="detector")
 
 
 def semantic_preset(name: str) -> SemanticConfig:
