@@ -3,6 +3,7 @@ long-form window seams marked (matplotlib Agg; returns an RGB array)."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from salsav_core.codec import mel_filterbank
 
@@ -13,9 +14,10 @@ def log_mel(wave: np.ndarray, sr: int, n_mels: int = 80, n_fft: int = 2048,
     wave = np.asarray(wave, np.float32)                         # (n,)
     if wave.size < n_fft:
         wave = np.pad(wave, (0, n_fft - wave.size))
-    from scipy.signal import stft   # lazy: ~1 s of start-up; the warm-up loads it
-    _, _, z = stft(wave, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
-    power = np.abs(z) ** 2                                      # (n_fft/2+1, T)
+    frames = sliding_window_view(wave, n_fft)[::hop]            # (T, n_fft), no padding
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)      # periodic Hann
+    z = np.fft.rfft(frames * window, axis=1) / window.sum()    # scaled as scipy.signal.stft does
+    power = (np.abs(z) ** 2).T                                  # (n_fft/2+1, T)
     mel = mel_filterbank(sr, n_fft, n_mels, 0.0, sr / 2) @ power        # (n_mels, T), the codec's Slaney filters
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0) - db.max()
@@ -33,8 +35,8 @@ def render_spectrogram(wave: np.ndarray, sr: int, windows=None, reference_span=N
     canvas: no pyplot, no global backend)."""
     db, frame_rate = log_mel(wave, sr)
     seconds = len(wave) / sr
-    from matplotlib.backends.backend_agg import FigureCanvasAgg   # lazy: matplotlib and
-    from matplotlib.figure import Figure                            # scipy.signal cost ~1-2 s of start-up
+    from matplotlib.backends.backend_agg import FigureCanvasAgg   # lazy: matplotlib costs
+    from matplotlib.figure import Figure                            # ~1 s of start-up
     fig = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
