@@ -13,6 +13,22 @@ def test_webapp_log_mel_finds_the_tone():
     assert low.mean(axis=1).argmax() < high.mean(axis=1).argmax()
 
 
+def test_webapp_log_mel_matches_scipy_stft():
+    """The numpy STFT (no scipy.signal import at start-up) computes what scipy.signal.stft does."""
+    from scipy.signal import stft
+
+    from salsav_core.codec import mel_filterbank
+    sr, rng = 16000, np.random.default_rng(1)
+    for n in (700, 3 * sr + 123):                  # shorter than one frame (zero padded), and long
+        wave = (rng.standard_normal(n) * np.sin(np.arange(n) / 300)).astype(np.float32)
+        db, _ = log_mel(wave, sr)
+        _, _, z = stft(np.pad(wave, (0, max(0, 2048 - n))), nperseg=2048, noverlap=2048 - 512,
+                       boundary=None, padded=False)
+        ref = 10 * np.log10(np.maximum(mel_filterbank(sr, 2048, 80, 0.0, sr / 2) @ np.abs(z) ** 2, 1e-10))
+        ref = np.maximum(ref, ref.max() - 80.0) - ref.max()
+        assert db.shape == ref.shape and np.abs(db - ref).max() < 1e-3
+
+
 def test_webapp_seams_are_window_starts():
     assert seams([(0, 1), (0.75, 1.75), (1.5, 2.0)]) == [0.75, 1.5]
     assert seams([(0, 1)]) == [] and seams(None) == []
