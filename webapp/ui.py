@@ -242,7 +242,7 @@ def build_demo(pipeline: Pipeline, settings: DemoSettings | None = None) -> gr.B
 
 def warmup(pipeline: Pipeline, settings: DemoSettings | None = None) -> float:
     """Compiles the jitted paths and runs one short request with its sync view (loading
-matplotlib and the onset metrics' scipy) before the first visitor; seconds taken."""
+    matplotlib and the onset metrics' scipy) before the first visitor; seconds taken."""
     settings = settings or DemoSettings()
     t0 = time.perf_counter()
     pipeline.warmup()              # the sampler's step count is dynamic: one compile serves 1..64
