@@ -48,8 +48,8 @@ def render_sync_view(frames: np.ndarray, fps: float, wave: np.ndarray, sr: int,
     from salsav_core import metrics      # scipy: imported on first use, off the app's start-up path
     onsets = metrics.detect_onsets(wave, sr) if len(wave) else np.zeros(0)
     motion = motion_curve(frames)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg   # lazy: matplotlib and
-    from matplotlib.figure import Figure                            # scipy.signal cost ~1-2 s of start-up
+    from matplotlib.backends.backend_agg import FigureCanvasAgg   # lazy: matplotlib costs
+    from matplotlib.figure import Figure                            # ~1 s of start-up
     fig = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(fig)
     ax_s, ax_m = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2], "hspace": 0.08})
