@@ -1,7 +1,7 @@
 """`salsav`: generate synchronized audio for a video, inspect models, train, evaluate.
 
     salsav generate IN.mp4 -o OUT.mp4 [--steps 8] [--guidance 4] [--prompt TEXT] [--seed N]
-                   [--schedule uniform|fine-start]
+                   [--schedule uniform|fine-start] [--audio-codec flac|aac]
                    [--reference REF.wav --reference-start S] [--checkpoint PATH_OR_REPO]
     salsav info [--preset paper-large] [--checkpoint PATH]
     salsav train semantic|sync|generator ...      (each has its own --help)
@@ -38,7 +38,7 @@ def _cmd_generate(a) -> int:
         req = prepare(a.input, prompt=a.prompt, negative_prompt=a.negative_prompt, steps=a.steps,
                       guidance=a.guidance, seed=a.seed, reference_audio=a.reference,
                       reference_start=a.reference_start, start=a.start, duration=a.duration,
-                      schedule=a.schedule or DEFAULT_SCHEDULE)
+                      schedule=a.schedule or DEFAULT_SCHEDULE, audio_codec=a.audio_codec)
     except GenerationError as e:
         return _fail(str(e))
     try:
@@ -142,6 +142,8 @@ def main(argv=None) -> int:
     g.add_argument("--schedule", default=None,
                    help="sampler step sizes: uniform (the default, the paper's) or fine-start "
                         "(finer near the noise)")
+    g.add_argument("--audio-codec", default="flac", choices=("flac", "aac"),
+                   help="the output mp4's sound: lossless FLAC, or AAC for players that want it")
     g.add_argument("--prompt", default="", help="optional text describing the sound")
     g.add_argument("--negative-prompt", default="", help="text to steer away from")
     g.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")

@@ -34,6 +34,7 @@ from .encoders.sync import SyncModel
 from .model import SalsaV
 from .request import GenerateRequest, GenerationError, Limits
 from .sampler import DEFAULT_SCHEDULE, Conditions, sample_long, window_starts
+from .video_mux import DEFAULT_AUDIO_CODEC
 
 __all__ = ["DEFAULT_CHECKPOINT", "GenerateRequest", "GenerationError", "GenerationResult", "Limits",
            "Pipeline", "generate", "get_pipeline", "window_spans"]
@@ -195,20 +196,22 @@ class Pipeline:
                  reference_start: float = 0.0, duration: float | None = None, start: float = 0.0,
                  progress: Callable[[int, int], None] | None = None,
                  out_path: str | os.PathLike | None = None, mux: bool = True,
-                 schedule: str = DEFAULT_SCHEDULE) -> GenerationResult:
+                 schedule: str = DEFAULT_SCHEDULE,
+                 audio_codec: str = DEFAULT_AUDIO_CODEC) -> GenerationResult:
         """Generate synchronized audio for a video file and mux it in: `request.prepare` with
         this pipeline's limits, then `run`.
 
         video: path of a video file. reference_audio: None, a path, or (wave, sr); it is placed at
         `reference_start` seconds of the output and kept exactly (audio conditioning, A.1).
         start/duration select a range of the video (default: all of it). schedule: the
-        sampler's step sizes (`sampler.step_sizes`; "uniform" is the paper's).
+        sampler's step sizes (`sampler.step_sizes`; "uniform" is the paper's). audio_codec: the
+        output mp4's sound, "flac" (lossless) or "aac".
         """
         t0 = time.perf_counter()
         req = request.prepare(video, prompt=prompt, negative_prompt=negative_prompt, steps=steps,
                               guidance=guidance, seed=seed, reference_audio=reference_audio,
                               reference_start=reference_start, start=start, duration=duration,
-                              schedule=schedule, limits=self.limits)
+                              schedule=schedule, audio_codec=audio_codec, limits=self.limits)
         prepared = time.perf_counter() - t0
         res = self.run(req, progress=progress, out_path=out_path, mux=mux)
         res.timings = {"prepare": prepared, **res.timings, "total": res.timings["total"] + prepared}
@@ -280,7 +283,8 @@ class Pipeline:
                 src = str(video_io.cut(req.video, req.start, req.duration,
                                        Path(out_path).with_suffix(".cut.mp4")))
             return str(video_io.mux(src, wave, SAMPLE_RATE, str(out_path),   # the cut: probed anew
-                                    info=None if req.trimmed else req.info))
+                                    info=None if req.trimmed else req.info,
+                                    audio_codec=req.audio_codec))
         except video_io.VideoError as e:
             raise GenerationError(str(e)) from None
         finally:

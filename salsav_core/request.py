@@ -19,7 +19,7 @@ import numpy as np
 from . import video_io
 from .config import LATENT_RATE, SAMPLE_RATE, latent_frames
 from .media_errors import VideoError
-from .video_mux import audio_duration, read_audio
+from .video_mux import AUDIO_CODECS, DEFAULT_AUDIO_CODEC, audio_duration, read_audio
 from .sampler import ALLOWED_STEPS, DEFAULT_SCHEDULE, SCHEDULES
 
 SEED_RANGE = 2**32
@@ -93,6 +93,7 @@ class GenerateRequest:
     negative_prompt: str = ""
     reference: Reference | None = None
     schedule: str = DEFAULT_SCHEDULE
+    audio_codec: str = DEFAULT_AUDIO_CODEC     # the sound in the output mp4 (video_mux.AUDIO_CODECS)
 
     @property
     def trimmed(self) -> bool:
@@ -162,6 +163,12 @@ def check_schedule(schedule) -> str:
     if schedule not in SCHEDULES:
         raise GenerationError(f"Schedule must be one of {', '.join(SCHEDULES)}.")
     return schedule
+
+
+def check_audio_codec(codec) -> str:
+    if codec not in AUDIO_CODECS:
+        raise GenerationError(f"The audio codec must be one of {', '.join(AUDIO_CODECS)}.")
+    return codec
 
 
 def check_range(start, duration, video_seconds: float, limits: Limits = Limits()) -> tuple[float, float]:
@@ -281,11 +288,13 @@ def read_reference(audio, start, clip_seconds: float, limits: Limits = Limits())
 
 def prepare(video: str | os.PathLike, prompt: str = "", negative_prompt: str = "", steps=8, guidance=4.0,
             seed=None, reference_audio=None, reference_start=0.0, start=0.0, duration=None,
-            schedule: str = DEFAULT_SCHEDULE, limits: Limits = Limits()) -> GenerateRequest:
+            schedule: str = DEFAULT_SCHEDULE, audio_codec: str = DEFAULT_AUDIO_CODEC,
+            limits: Limits = Limits()) -> GenerateRequest:
     """Check every value (cheap ones first), probe the video, decode the reference."""
     steps = check_steps(steps, limits)
     guidance = check_guidance(guidance, limits)
     schedule = check_schedule(schedule)
+    audio_codec = check_audio_codec(audio_codec)
     seed = check_seed(seed)
     prompt = check_prompt(prompt, "The prompt", limits)
     negative_prompt = check_prompt(negative_prompt, "The negative prompt", limits)
@@ -294,4 +303,5 @@ def prepare(video: str | os.PathLike, prompt: str = "", negative_prompt: str = "
     reference = read_reference(reference_audio, reference_start, duration, limits)
     return GenerateRequest(video=os.fspath(video), info=info, start=start, duration=duration,
                            steps=steps, guidance=guidance, seed=seed, prompt=prompt,
-                           negative_prompt=negative_prompt, reference=reference, schedule=schedule)
+                           negative_prompt=negative_prompt, reference=reference, schedule=schedule,
+                           audio_codec=audio_codec)

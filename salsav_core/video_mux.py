@@ -4,10 +4,13 @@
   and a VideoError says so (a hung ffmpeg never blocks the demo).
 - `read_audio(path, sr, max_seconds)` → (n,) float32 mono or None (no audio stream). The
   length is probed first and at most `max_seconds` (+ a margin) is ever decoded.
-- `mux(video, wave, sr, out)` → mp4: the original video stream copied when mp4 holds its codec
-  and browsers play it (H.264, HEVC, AV1, VP9 in 8-bit 4:2:0), otherwise re-encoded to H.264
-  (GIF, VP8, FLV's Sorenson, MPEG-4 part 2, PNG/alpha, 4:4:4, ...; odd sizes scaled to even);
-  the wave as AAC (192 kb/s, the fast coder) trimmed or padded to the video stream's duration.
+- `mux(video, wave, sr, out, audio_codec="flac")` → mp4: the original video stream copied when
+  mp4 holds its codec and browsers play it (H.264, HEVC, AV1, VP9 in 8-bit 4:2:0), otherwise
+  re-encoded to H.264 (GIF, VP8, FLV's Sorenson, MPEG-4 part 2, PNG/alpha, 4:4:4, ...; odd
+  sizes scaled to even); the wave trimmed or padded to the video stream's duration, as 16-bit
+  FLAC (lossless: the file holds exactly the generated wave; Chrome, Edge, Firefox and Safari
+  play FLAC in mp4) or as AAC (192 kb/s, for players that want it). FLAC also writes 4× faster:
+  0.04 s against 0.18–0.24 s for 10 s of generated sound (benchmarks/RESULTS.md, issue 20).
 - `cut(video, start, duration, out)` → a re-encoded range of the video (no audio).
 """
 from __future__ import annotations
@@ -25,6 +28,11 @@ COPY_CODECS = ("h264", "hevc", "av1", "vp9")     # copied into mp4 as they are .
 COPY_PIX_FMTS = ("yuv420p", "yuvj420p")          # ... when 8-bit 4:2:0 (what browsers play)
 TIMEOUT_S = 60.0                                 # base timeout of one ffmpeg call
 EVEN = "scale=trunc(iw/2)*2:trunc(ih/2)*2"       # libx264 4:2:0 needs even sizes
+# the sound's encoders in the mp4; AAC with ffmpeg's "fast" coder: half the encode time of the
+# default "twoloop" at the same onset recall and precision after the round trip
+AUDIO_CODECS = {"flac": ["-c:a", "flac", "-sample_fmt", "s16"],
+                "aac": ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k"]}
+DEFAULT_AUDIO_CODEC = "flac"
 
 
 def ffmpeg_exe() -> str:
@@ -93,9 +101,12 @@ def read_audio(path: str | os.PathLike, sr: int = 44100,
 
 
 def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
-        out_path: str | os.PathLike, info=None) -> Path:
-    """Write out_path = video_path's first video stream (copied when possible) + `wave` as
-    AAC, the audio trimmed or padded with silence to the video stream's exact duration."""
+        out_path: str | os.PathLike, info=None, audio_codec: str = DEFAULT_AUDIO_CODEC) -> Path:
+    """Write out_path = video_path's first video stream (copied when possible) + `wave` in
+    `audio_codec` (AUDIO_CODECS), trimmed or padded with silence to the video stream's exact
+    duration."""
+    if audio_codec not in AUDIO_CODECS:
+        raise ValueError(f"audio_codec must be one of {', '.join(AUDIO_CODECS)}")
     video_path, out_path = os.fspath(video_path), Path(out_path)
     info = info or probe(video_path)
     x = np.asarray(wave, np.float32)
@@ -108,9 +119,7 @@ def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
     pcm = x.astype("<f4").tobytes()                 # the wave goes in through a pipe, no file
     base = ["-y", "-v", "error", "-i", video_path, "-f", "f32le", "-ar", str(int(sr)), "-ac", "1",
             "-i", "pipe:0", "-map", "0:v:0", "-map", "1:a:0"]
-    # ffmpeg's "fast" AAC coder: half the encode time of the default "twoloop" at the same
-    # onset recall and precision after the round trip (benchmarks/RESULTS.md, issue 20)
-    tail = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k", "-t", f"{info.duration:.6f}",
+    tail = [*AUDIO_CODECS[audio_codec], "-t", f"{info.duration:.6f}",
             "-movflags", "+faststart", str(out_path)]
     what = f"writing {out_path.name!r}"
     r = None

@@ -135,17 +135,24 @@ def _stream_duration(path, stream):
     return float((max(p + d for p, d, _ in pk) - min(p for p, _, _ in pk)) * tb), pk
 
 
-@pytest.mark.parametrize("wave_s", [1.3, 3.0])
-def test_mux_keeps_video_and_duration(tmp_path, wave_s):
+@pytest.mark.parametrize("wave_s,codec", [(1.3, "flac"), (3.0, "flac"), (1.3, "aac"), (3.0, "aac")])
+def test_mux_keeps_video_and_duration(tmp_path, wave_s, codec):
     src = make_video(tmp_path / "in.mp4", "30000/1001", 60, audio_s=2.6)   # audio longer than video
     info = video_io.probe(src)
     assert info.duration == pytest.approx(60 * 1001 / 30000, abs=1e-3)
     t = np.arange(int(wave_s * SR)) / SR
-    out = video_io.mux(src, 0.3 * np.sin(2 * np.pi * 330 * t), SR, tmp_path / "out.mp4")
+    wave = 0.3 * np.sin(2 * np.pi * 330 * t)
+    out = video_io.mux(src, wave, SR, tmp_path / "out.mp4", audio_codec=codec)
     r = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True, text=True)
-    assert r.stderr.count("Audio: aac") == 1 and r.stderr.count("Video: h264") == 1
+    assert r.stderr.count(f"Audio: {codec}") == 1 and r.stderr.count("Video: h264") == 1
     a_dur, _ = _stream_duration(out, "a:0")
     assert abs(a_dur - info.duration) <= 1024 / SR + 1e-6
+    if codec == "flac":        # lossless: the file holds the wave itself, to 16-bit rounding
+        got = video_io.read_audio(out, SR)
+        n = round(info.duration * SR)
+        want = np.pad(wave[:n], (0, max(n - len(wave), 0)))
+        assert len(got) == n
+        assert np.max(np.abs(got - want)) <= 1.0 / 32768 + 1e-7
     _, pk_in = _stream_duration(src, "v:0")
     _, pk_out = _stream_duration(out, "v:0")
     assert [h for _, _, h in pk_out] == [h for _, _, h in pk_in]     # identical packets

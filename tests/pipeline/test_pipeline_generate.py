@@ -31,8 +31,10 @@ def test_generate_muxes_audio_of_video_length(tiny_pipe, videos, tmp_path):
     assert out.has_audio and out.has_video
     assert abs(out.duration - info.duration) < 1.5 / 24
     assert _streams(res.video_path).count("Audio:") == 1
-    audio = video_io.read_audio(res.video_path)
-    assert abs(len(audio) / SAMPLE_RATE - info.duration) <= 1024 / SAMPLE_RATE + 1e-3
+    assert _streams(res.video_path).count("Audio: flac") == 1
+    audio = video_io.read_audio(res.video_path)      # lossless: the generated wave itself
+    assert len(audio) == len(res.wave)
+    assert np.max(np.abs(audio - res.wave)) <= 1.0 / 32768 + 1e-7
     # 2 s > one 1 s test window: the long-form sampler ran several windows
     assert len(res.windows) >= 2 and res.windows[0][0] == 0.0
 
@@ -60,16 +62,17 @@ def test_reference_span_is_kept_exactly(tiny_pipe, videos):
 def test_trimmed_range(tiny_pipe, videos, tmp_path):
     from salsav_core import video_io
     res = tiny_pipe.generate(videos["good"], steps=1, seed=0, start=0.5, duration=1.0,
-                             out_path=str(tmp_path / "trim.mp4"))
+                             out_path=str(tmp_path / "trim.mp4"), audio_codec="aac")
     assert abs(len(res.wave) / SAMPLE_RATE - 1.0) < 1e-3
     assert abs(video_io.probe(res.video_path).duration - 1.0) < 0.1
+    assert _streams(res.video_path).count("Audio: aac") == 1
 
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(steps=3), "Steps"), (dict(steps=0), "Steps"), (dict(steps=10**6), "Steps"),
     (dict(guidance=-1.0), "Guidance"), (dict(guidance=float("nan")), "Guidance"),
     (dict(start=5.0), "beyond the end of the video"), (dict(duration=-1.0), "positive"),
-    (dict(schedule="cosine"), "Schedule"),
+    (dict(schedule="cosine"), "Schedule"), (dict(audio_codec="mp3"), "audio codec must be one of"),
 ])
 def test_bad_parameters_give_clear_errors(tiny_pipe, videos, kwargs, words):
     with pytest.raises(GenerationError, match=words):

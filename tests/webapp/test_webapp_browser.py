@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,15 @@ def _duration(page):
                                   : v.addEventListener('loadedmetadata', () => r(v.duration)))""")
 
 
+def _play(page):
+    """Play the output for 1 s: (media error code or None, position, audio bytes decoded)."""
+    return page.eval_on_selector(
+        "#video-out video",
+        """v => new Promise(r => v.play().then(() => setTimeout(() => { v.pause();
+                 r([v.error && v.error.code, v.currentTime, v.webkitAudioDecodedByteCount]); }, 1000))
+               .catch(() => r([v.error ? v.error.code : -1, v.currentTime, 0])))""")
+
+
 def test_webapp_browser_generate(page, clip, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     _upload(page, clip)
@@ -60,6 +70,8 @@ def test_webapp_browser_generate(page, clip, tmp_path):
     page.locator("#generate-btn").click()
     src = _wait_output(page)
     assert abs(_duration(page) - 2.0) < 0.1
+    error, position, audio_bytes = _play(page)       # the browser decodes the mp4's FLAC sound
+    assert error is None and position > 0.3 and audio_bytes > 0
     page.wait_for_function("() => document.querySelector('#timings').innerText.includes('real time')",
                            timeout=30_000)
     assert page.locator("#timings").inner_text().startswith("4 steps")
