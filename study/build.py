@@ -40,7 +40,7 @@ def default_generate(checkpoint: str) -> Callable:
     pipe = Pipeline.from_pretrained(checkpoint)
 
     def gen(video: str, steps: int, guidance: float, seed: int):
-        res = pipe.generate(video, steps=steps, guidance=guidance, seed=seed)
+        res = pipe.generate(video, steps=steps, guidance=guidance, seed=seed, mux=False)   # the wave only
         return res.wave, res.sample_rate
     return gen
 
