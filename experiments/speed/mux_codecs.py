@@ -8,7 +8,7 @@ audio (cross-correlation lag, ms; the mp4 edit list should hide the encoder's pr
 the mux time of a 10 s generated-like track (two clips through the codec; best of --reps). Differences against the first
 encoder are paired over the clips, with 95 % intervals.
 
-    python experiments/speed/mux_codecs.py [--clips 24] [--codecs aac,mp3,mp3-fast] [--reps 7]
+    python experiments/speed/mux_codecs.py [--clips 24] [--codecs flac,aac,mp3,mp3-fast] [--reps 7]
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from salsav_core.video_probe import probe
 
 SR = 44100
 ENCODERS = {
-    "aac": ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k"],        # the product's
+    "flac": ["-c:a", "flac", "-sample_fmt", "s16"],                     # the product's since 842b358
+    "aac": ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k"],        # the product's before
     "mp3": ["-c:a", "libmp3lame", "-b:a", "192k"],
     "mp3-fast": ["-c:a", "libmp3lame", "-b:a", "192k", "-compression_level", "7"],
 }
