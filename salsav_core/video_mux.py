@@ -8,8 +8,8 @@
   mp4 holds its codec and browsers play it (H.264, HEVC, AV1, VP9 in 8-bit 4:2:0), otherwise
   re-encoded to H.264 (GIF, VP8, FLV's Sorenson, MPEG-4 part 2, PNG/alpha, 4:4:4, ...; odd
   sizes scaled to even); the wave trimmed or padded to the video stream's duration, as 16-bit
-  FLAC (lossless: the file holds exactly the generated wave; Chrome, Edge, Firefox and Safari
-  play FLAC in mp4) or as AAC (192 kb/s, for players that want it). FLAC also writes 4× faster:
+  FLAC (lossless: the file holds exactly the generated wave; Chrome, Edge and Firefox play FLAC
+  in mp4) or as AAC (192 kb/s, for players that lack FLAC). FLAC also writes 4× faster:
   0.04 s against 0.18–0.24 s for 10 s of generated sound (benchmarks/RESULTS.md, issue 20).
 - `cut(video, start, duration, out)` → a re-encoded range of the video (no audio).
 """
