@@ -5,7 +5,8 @@ checkpoint folder (config.json + model.safetensors, resolved through huggingface
 `Pipeline.run` executes one checked `request.GenerateRequest` (the CLI and the demo build it
 with `request.prepare`); `Pipeline.generate` is both in one call, for the Python API, batch
 evaluation and the study builder. Conditions are computed once per call; long videos go
-through the long-form sampler.
+through the long-form sampler. The output video is begun in a worker thread while the model
+runs (the range cut out, the mux's ffmpeg started), and the sound is piped in at the end.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import math
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -160,9 +162,12 @@ class Pipeline:
 
     def conditions_from_frames(self, frames8: np.ndarray, frames24: np.ndarray, prompt: str = "",
                                negative_prompt: str = "") -> Conditions:
-        """frames8 (T_vs, H, W, 3) uint8 at 8 FPS, frames24 (T_syn, H, W, 3) at 24 FPS."""
-        sem = np.asarray(self.semantic.encode_frames(frames8), np.float32)     # (T_vs, D_sem)
+        """frames8 (T_vs, H, W, 3) uint8 at 8 FPS, frames24 (T_syn, H, W, 3) at 24 FPS. The two
+        encoders run side by side (a worker thread; XLA releases the GIL): neither fills both
+        cores at these sizes."""
+        sem = _ENCODER_POOL.submit(self.semantic.encode_frames, frames8)
         syn = np.asarray(self.sync.video_features(frames24), np.float32)       # (T_syn, D_syn)
+        sem = np.asarray(sem.result(), np.float32)                             # (T_vs, D_sem)
         neg = self.text_embedding(negative_prompt) if (negative_prompt or "").strip() else None
         return Conditions(sem=sem, sync=syn, text=self.text_embedding(prompt), neg_text=neg,
                           onset=self.sync.onset_curve(syn))
@@ -223,7 +228,16 @@ class Pipeline:
         video is probed nor the reference decoded again (`request.prepare` did both)."""
         timings: dict[str, float] = {}
         t_all = time.perf_counter()
+        output = _OutputVideo(req, out_path) if mux else None   # begins while the model runs
+        try:
+            return self._run(req, progress, output, timings, t_all)
+        except BaseException:
+            if output is not None:
+                output.cancel()
+            raise
 
+    def _run(self, req: GenerateRequest, progress, output: "_OutputVideo | None",
+             timings: dict[str, float], t_all: float) -> GenerationResult:
         # --- read
         t0 = time.perf_counter()
         try:
@@ -263,7 +277,7 @@ class Pipeline:
 
         # --- mux
         t0 = time.perf_counter()
-        video_path = self._mux(req, wave, out_path) if mux else None
+        video_path = output.finish(wave) if output is not None else None
         timings["mux"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_all
         return GenerationResult(wave=wave, sample_rate=SAMPLE_RATE, latent=latent, timings=timings,
@@ -272,24 +286,50 @@ class Pipeline:
                                 windows=window_spans(len(latent), self.cfg),
                                 reference_span=None if ref is None else ref.span)
 
-    @staticmethod
-    def _mux(req: GenerateRequest, wave: np.ndarray, out_path: str | os.PathLike | None) -> str:
-        """The request's video (cut to its range) with `wave` as its sound."""
+
+_ENCODER_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="salsav-semantic")
+
+
+class _OutputVideo:
+    """A request's output video, begun in a worker thread while the model runs: the range cut
+    out (trimmed requests: a re-encode) and the mux's ffmpeg process started on it
+    (`video_io.PendingMux`); `finish(wave)` adds the sound, `cancel()` drops it all."""
+    _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="salsav-output")
+
+    def __init__(self, req: GenerateRequest, out_path: str | os.PathLike | None):
         if out_path is None:
             out_path = tempfile.NamedTemporaryFile(prefix="salsav-", suffix=".mp4", delete=False).name
-        src = req.video
+        self.req, self.out_path, self.cut_path = req, str(out_path), None
+        self._future = self._pool.submit(self._begin)
+
+    def _begin(self) -> video_io.PendingMux:
+        req, src = self.req, self.req.video
+        if req.trimmed:
+            self.cut_path = src = str(video_io.cut(req.video, req.start, req.duration,
+                                                   Path(self.out_path).with_suffix(".cut.mp4")))
+        return video_io.PendingMux(src, SAMPLE_RATE, self.out_path,   # the cut: probed anew
+                                   info=None if req.trimmed else req.info,
+                                   audio_codec=req.audio_codec)
+
+    def finish(self, wave: np.ndarray) -> str:
         try:
-            if req.trimmed:
-                src = str(video_io.cut(req.video, req.start, req.duration,
-                                       Path(out_path).with_suffix(".cut.mp4")))
-            return str(video_io.mux(src, wave, SAMPLE_RATE, str(out_path),   # the cut: probed anew
-                                    info=None if req.trimmed else req.info,
-                                    audio_codec=req.audio_codec))
+            return str(self._future.result().finish(wave))
         except video_io.VideoError as e:
             raise GenerationError(str(e)) from None
         finally:
-            if src != req.video and os.path.exists(src):
-                os.unlink(src)
+            self._drop_cut()
+
+    def cancel(self) -> None:
+        try:
+            self._future.result().cancel()
+        except video_io.VideoError:
+            pass
+        finally:
+            self._drop_cut()
+
+    def _drop_cut(self) -> None:
+        if self.cut_path and os.path.exists(self.cut_path):
+            os.unlink(self.cut_path)
 
 
 def _shard(path: Path, max_bytes: int) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from salsav_core.config import num_frames
 from salsav_core.media_errors import VideoError
-from salsav_core.video_mux import cut, ffmpeg_exe, mux, read_audio  # noqa: F401  (re-exported)
+from salsav_core.video_mux import PendingMux, cut, ffmpeg_exe, mux, read_audio  # noqa: F401  (re-exported)
 from salsav_core.video_probe import VideoInfo, _av, _name, _open, probe  # noqa: F401  (re-exported)
 
 READ_TIMEOUT_S = 120.0        # wall-clock bound of one decode pass (checked between frames)

@@ -11,6 +11,8 @@
   FLAC (lossless: the file holds exactly the generated wave; Chrome, Edge and Firefox play FLAC
   in mp4) or as AAC (192 kb/s, for players that lack FLAC). FLAC also writes 4× faster:
   0.04 s against 0.18–0.24 s for 10 s of generated sound (benchmarks/RESULTS.md, issue 20).
+  `PendingMux(video, sr, out, ...)` is the same in two halves: ffmpeg starts (and opens the
+  video) while the model runs, `.finish(wave)` pipes the sound in.
 - `cut(video, start, duration, out)` → a re-encoded range of the video (no audio).
 """
 from __future__ import annotations
@@ -100,39 +102,77 @@ def read_audio(path: str | os.PathLike, sr: int = 44100,
     return x
 
 
+def _pcm(wave: np.ndarray, sr: int, duration: float) -> bytes:
+    """(n,) or 2-D wave → mono float32 bytes of exactly `duration` s (trimmed or padded)."""
+    x = np.asarray(wave, np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1) if x.shape[0] > x.shape[1] else x.mean(axis=0)
+    n = int(round(duration * sr))
+    x = np.pad(x[:n], (0, max(n - len(x), 0)))
+    return np.clip(np.nan_to_num(x), -1.0, 1.0).astype("<f4").tobytes()
+
+
+class PendingMux:
+    """`mux` in two halves. Made before the wave exists, it starts the ffmpeg process, which
+    opens and probes the video while the model still runs; `finish(wave)` pipes the sound in
+    (no file) and waits. `cancel()` stops it when the wave never comes. A video that must be
+    re-encoded starts at `finish` (its encoder needs the sound's timing anyway)."""
+
+    def __init__(self, video_path: str | os.PathLike, sr: int, out_path: str | os.PathLike,
+                 info=None, audio_codec: str = DEFAULT_AUDIO_CODEC):
+        if audio_codec not in AUDIO_CODECS:
+            raise ValueError(f"audio_codec must be one of {', '.join(AUDIO_CODECS)}")
+        self.video_path, self.out_path, self.sr = os.fspath(video_path), Path(out_path), int(sr)
+        self.info = info or probe(self.video_path)
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        self._base = ["-y", "-v", "error", "-i", self.video_path, "-f", "f32le", "-ar", str(self.sr),
+                      "-ac", "1", "-i", "pipe:0", "-map", "0:v:0", "-map", "1:a:0"]
+        self._tail = [*AUDIO_CODECS[audio_codec], "-t", f"{self.info.duration:.6f}",
+                      "-movflags", "+faststart", str(self.out_path)]
+        self._proc = None
+        if self.info.codec in COPY_CODECS and self.info.pix_fmt in COPY_PIX_FMTS:
+            self._proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", *self._base, "-c:v", "copy",
+                                           *self._tail], stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def finish(self, wave: np.ndarray) -> Path:
+        """Write out_path with `wave` trimmed or padded to the video stream's exact duration."""
+        pcm = _pcm(wave, self.sr, self.info.duration)
+        what = f"writing {self.out_path.name!r}"
+        r = None
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            try:
+                _, err = proc.communicate(pcm, timeout=TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise VideoError(f"{what} took longer than {TIMEOUT_S:g} s and was stopped") from None
+            r = subprocess.CompletedProcess(proc.args, proc.returncode, b"", err)
+        if r is None or r.returncode != 0:   # a codec mp4 (or a browser) cannot hold: re-encode
+            r = run_ffmpeg(self._base + ["-vf", EVEN, "-c:v", "libx264", "-preset", "veryfast",
+                                         "-pix_fmt", "yuv420p", "-crf", "18"] + self._tail,
+                           timeout=TIMEOUT_S + 4.0 * self.info.duration, what=what, input=pcm)
+        if r.returncode != 0 or not self.out_path.exists():
+            err = r.stderr.decode("utf-8", "replace").strip().splitlines() or ["ffmpeg failed"]
+            raise VideoError(f"could not write {self.out_path.name!r}: {err[-1][:150]}")
+        return self.out_path
+
+    def cancel(self) -> None:
+        """Stop the waiting ffmpeg process (no output is kept)."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.kill()
+            proc.communicate()
+            self.out_path.unlink(missing_ok=True)
+
+
 def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,
         out_path: str | os.PathLike, info=None, audio_codec: str = DEFAULT_AUDIO_CODEC) -> Path:
     """Write out_path = video_path's first video stream (copied when possible) + `wave` in
     `audio_codec` (AUDIO_CODECS), trimmed or padded with silence to the video stream's exact
     duration."""
-    if audio_codec not in AUDIO_CODECS:
-        raise ValueError(f"audio_codec must be one of {', '.join(AUDIO_CODECS)}")
-    video_path, out_path = os.fspath(video_path), Path(out_path)
-    info = info or probe(video_path)
-    x = np.asarray(wave, np.float32)
-    if x.ndim == 2:
-        x = x.mean(axis=1) if x.shape[0] > x.shape[1] else x.mean(axis=0)
-    n = int(round(info.duration * sr))
-    x = np.pad(x[:n], (0, max(n - len(x), 0)))
-    x = np.clip(np.nan_to_num(x), -1.0, 1.0)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = x.astype("<f4").tobytes()                 # the wave goes in through a pipe, no file
-    base = ["-y", "-v", "error", "-i", video_path, "-f", "f32le", "-ar", str(int(sr)), "-ac", "1",
-            "-i", "pipe:0", "-map", "0:v:0", "-map", "1:a:0"]
-    tail = [*AUDIO_CODECS[audio_codec], "-t", f"{info.duration:.6f}",
-            "-movflags", "+faststart", str(out_path)]
-    what = f"writing {out_path.name!r}"
-    r = None
-    if info.codec in COPY_CODECS and info.pix_fmt in COPY_PIX_FMTS:
-        r = run_ffmpeg(base + ["-c:v", "copy"] + tail, timeout=TIMEOUT_S, what=what, input=pcm)
-    if r is None or r.returncode != 0:   # a codec mp4 (or a browser) cannot hold: re-encode
-        r = run_ffmpeg(base + ["-vf", EVEN, "-c:v", "libx264", "-preset", "veryfast",
-                               "-pix_fmt", "yuv420p", "-crf", "18"] + tail,
-                       timeout=TIMEOUT_S + 4.0 * info.duration, what=what, input=pcm)
-    if r.returncode != 0 or not out_path.exists():
-        err = r.stderr.decode("utf-8", "replace").strip().splitlines() or ["ffmpeg failed"]
-        raise VideoError(f"could not write {out_path.name!r}: {err[-1][:150]}")
-    return out_path
+    return PendingMux(video_path, sr, out_path, info, audio_codec).finish(wave)
 
 
 def cut(video_path: str | os.PathLike, start: float, duration: float,

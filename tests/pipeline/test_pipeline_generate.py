@@ -125,3 +125,24 @@ def test_one_probe_and_one_reference_decode_per_request(tiny_pipe, videos, monke
     res = tiny_pipe.run(req, out_path=None)
     assert calls == {"probe": 1, "decode": 1}
     assert res.video_path and res.reference_span == pytest.approx((0.5, 1.0), abs=1e-3)
+
+
+@pytest.mark.parametrize("trim", [False, True])
+def test_failed_generation_leaves_no_output_and_no_ffmpeg(tiny_pipe, videos, tmp_path, monkeypatch, trim):
+    """The output video is begun while the model runs (the range cut, the mux's ffmpeg started);
+    a request that fails after that kills the process and leaves no file behind."""
+    import psutil
+
+    def boom(self, latent):
+        raise RuntimeError("decode failed")
+    monkeypatch.setattr(type(tiny_pipe.codec), "decode", boom)      # the codec is frozen
+    out = tmp_path / "out.mp4"
+    kw = dict(start=0.5, duration=1.0) if trim else {}
+    with pytest.raises(RuntimeError, match="decode failed"):
+        tiny_pipe.generate(videos["good"], steps=1, seed=0, out_path=str(out), **kw)
+    assert list(tmp_path.iterdir()) == []                      # no mp4, no .cut.mp4
+    alive = [c for c in psutil.Process().children(recursive=True) if "ffmpeg" in c.name()]
+    assert alive == []
+    monkeypatch.undo()
+    res = tiny_pipe.generate(videos["good"], steps=1, seed=0, out_path=str(out), **kw)
+    assert res.video_path == str(out) and out.exists() and list(tmp_path.iterdir()) == [out]
