@@ -297,7 +297,8 @@ class _OutputVideo:
     _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="salsav-output")
 
     def __init__(self, req: GenerateRequest, out_path: str | os.PathLike | None):
-        if out_path is None:
+        self.temp = out_path is None
+        if self.temp:
             out_path = tempfile.NamedTemporaryFile(prefix="salsav-", suffix=".mp4", delete=False).name
         self.req, self.out_path, self.cut_path = req, str(out_path), None
         self._future = self._pool.submit(self._begin)
@@ -326,6 +327,8 @@ class _OutputVideo:
             pass
         finally:
             self._drop_cut()
+            if self.temp and os.path.exists(self.out_path):
+                os.unlink(self.out_path)
 
     def _drop_cut(self) -> None:
         if self.cut_path and os.path.exists(self.cut_path):

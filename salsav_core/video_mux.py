@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -125,15 +126,18 @@ class PendingMux:
         self.video_path, self.out_path, self.sr = os.fspath(video_path), Path(out_path), int(sr)
         self.info = info or probe(self.video_path)
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        # ffmpeg writes a hidden sibling, renamed over out_path only when complete: a failed or
+        # cancelled request leaves out_path as it was, and no reader sees a half-written file
+        self._part = self.out_path.with_name(f".{self.out_path.name}.{uuid.uuid4().hex[:12]}.part")
         self._base = ["-y", "-v", "error", "-i", self.video_path, "-f", "f32le", "-ar", str(self.sr),
                       "-ac", "1", "-i", "pipe:0", "-map", "0:v:0", "-map", "1:a:0"]
         self._tail = [*AUDIO_CODECS[audio_codec], "-t", f"{self.info.duration:.6f}",
-                      "-movflags", "+faststart", str(self.out_path)]
+                      "-movflags", "+faststart", "-f", "mp4", str(self._part)]
         self._proc = None
         if self.info.codec in COPY_CODECS and self.info.pix_fmt in COPY_PIX_FMTS:
-            self._proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", *self._base, "-c:v", "copy",
-                                           *self._tail], stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self._proc = subprocess.Popen(
+                [ffmpeg_exe(), "-hide_banner", "-nostdin", *self._base, "-c:v", "copy", *self._tail],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def finish(self, wave: np.ndarray) -> Path:
         """Write out_path with `wave` trimmed or padded to the video stream's exact duration."""
@@ -153,18 +157,20 @@ class PendingMux:
             r = run_ffmpeg(self._base + ["-vf", EVEN, "-c:v", "libx264", "-preset", "veryfast",
                                          "-pix_fmt", "yuv420p", "-crf", "18"] + self._tail,
                            timeout=TIMEOUT_S + 4.0 * self.info.duration, what=what, input=pcm)
-        if r.returncode != 0 or not self.out_path.exists():
+        if r.returncode != 0 or not self._part.exists():
+            self._part.unlink(missing_ok=True)
             err = r.stderr.decode("utf-8", "replace").strip().splitlines() or ["ffmpeg failed"]
             raise VideoError(f"could not write {self.out_path.name!r}: {err[-1][:150]}")
+        os.replace(self._part, self.out_path)
         return self.out_path
 
     def cancel(self) -> None:
-        """Stop the waiting ffmpeg process (no output is kept)."""
+        """Stop the waiting ffmpeg process; out_path stays as it was."""
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.kill()
             proc.communicate()
-            self.out_path.unlink(missing_ok=True)
+        self._part.unlink(missing_ok=True)
 
 
 def mux(video_path: str | os.PathLike, wave: np.ndarray, sr: int,

@@ -143,6 +143,12 @@ def test_failed_generation_leaves_no_output_and_no_ffmpeg(tiny_pipe, videos, tmp
     assert list(tmp_path.iterdir()) == []                      # no mp4, no .cut.mp4
     alive = [c for c in psutil.Process().children(recursive=True) if "ffmpeg" in c.name()]
     assert alive == []
+    old = tmp_path / "old.mp4"                                 # a file it did not make stays
+    old.write_bytes(b"an earlier result")
+    with pytest.raises(RuntimeError, match="decode failed"):
+        tiny_pipe.generate(videos["good"], steps=1, seed=0, out_path=str(old), **kw)
+    assert old.read_bytes() == b"an earlier result"
+    old.unlink()
     monkeypatch.undo()
     res = tiny_pipe.generate(videos["good"], steps=1, seed=0, out_path=str(out), **kw)
     assert res.video_path == str(out) and out.exists() and list(tmp_path.iterdir()) == [out]
