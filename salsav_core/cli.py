@@ -130,6 +130,7 @@ def main(argv=None) -> int:
         from .eval.cli import main as eval_main
         return eval_main(argv[1:]) or 0
 
+    from .video_mux import AUDIO_CODECS, DEFAULT_AUDIO_CODEC   # the one table of output codecs
     p = argparse.ArgumentParser(prog="salsav", description=__doc__, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
     g.add_argument("--schedule", default=None,
                    help="sampler step sizes: uniform (the default, the paper's) or fine-start "
                         "(finer near the noise)")
-    g.add_argument("--audio-codec", default="flac", choices=("flac", "aac"),
+    g.add_argument("--audio-codec", default=DEFAULT_AUDIO_CODEC, choices=tuple(AUDIO_CODECS),
                    help="the output mp4's sound: lossless FLAC, or AAC for players that want it")
     g.add_argument("--prompt", default="", help="optional text describing the sound")
     g.add_argument("--negative-prompt", default="", help="text to steer away from")

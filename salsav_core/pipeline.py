@@ -226,18 +226,18 @@ class Pipeline:
             out_path: str | os.PathLike | None = None, mux: bool = True) -> GenerationResult:
         """Execute a checked request: read the frames, encode, sample, decode, mux. Neither the
         video is probed nor the reference decoded again (`request.prepare` did both)."""
-        timings: dict[str, float] = {}
-        t_all = time.perf_counter()
         output = _OutputVideo(req, out_path) if mux else None   # begins while the model runs
         try:
-            return self._run(req, progress, output, timings, t_all)
+            return self._run(req, progress, output)
         except BaseException:
             if output is not None:
                 output.cancel()
             raise
 
-    def _run(self, req: GenerateRequest, progress, output: "_OutputVideo | None",
-             timings: dict[str, float], t_all: float) -> GenerationResult:
+    def _run(self, req: GenerateRequest, progress, output: "_OutputVideo | None") -> GenerationResult:
+        timings: dict[str, float] = {}
+        t_all = time.perf_counter()
+
         # --- read
         t0 = time.perf_counter()
         try:
