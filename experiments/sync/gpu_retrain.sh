@@ -15,8 +15,11 @@
 # from the environment, so the same script smoke-tests on the CPU:
 #   OUT=/tmp/o PY=.venv/bin/python SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 \
 #     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash experiments/sync/gpu_retrain.sh
-# Timings on an H100 (2026-11-26): 3,000 clips 19 s, feature cache 79 s, generator 43 steps/s
-# at batch 64, base sync model 35 steps/s.
+# Timings: H100 (2026-11-26): 3,000 classic clips 19 s, feature cache 79 s, the 16 M generator
+# 43 steps/s at batch 64. H200 (2026-12-01): mixed-world clips ~28/s (1,200 in 43 s), their
+# cache 25 s, compile 26 s, the 2.2 M cpu-tiny generator 125 steps/s at batch 64 (GEN_RATE's
+# default is set a little under it). Run one at a time: two side by side on 4,000 clips each
+# spent 440 s on clips and caches and never trained.
 set -uo pipefail
 cd "$(dirname "$0")/../.."             # the repository root (paths below are relative to it)
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"   # salsav_core without an install (the GPU machine)
@@ -49,7 +52,7 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
   $PY scripts/train_bundle.py --out "$W/bundle" --init checkpoints/salsav-synthfoley "${SYNC[@]}" \
     --gen-preset gpu-finetune --clips "${GEN_CLIPS:-3000}" ${GEN_BATCH:+--batch $GEN_BATCH} \
     --gen-steps "${GEN_STEPS:-20000}" --gen-seconds 100000 --deadline "$left" \
-    --gen-rate "${GEN_RATE:-38}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT} \
+    --gen-rate "${GEN_RATE:-110}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT} \
     ${GEN_SEED:+--seed $GEN_SEED} ${GEN_WORLD:+--world $GEN_WORLD}
   cp "$W"/bundle/pipeline/config.json "$W"/bundle/pipeline/model*.safetensors "$OUT"/   # one file or shards
   tar -C "$W/bundle" -cf "$OUT/bundle.tar" report.json pipeline/history.json
