@@ -58,7 +58,7 @@ def bench(preset: str, seconds: float, peak: float) -> None:
     fwd = jax.jit(lambda s, *a: nnx.merge(graphdef, s)(*a))
     flops = fwd.lower(state, *args).compile().cost_analysis()
     flops = (flops[0] if isinstance(flops, list) else flops).get("flops", float("nan"))
-    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=5)
+    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=30)   # a 20 ms op: 5 reps left scheduler noise in the best
     n = latent_frames(seconds)
     n_win = len(window_starts(n, win, latent_frames(cfg.overlap_seconds)))
     print(f"\n== {preset}: {n_params / 1e6:.2f}M params, hidden {cfg.hidden}, "
@@ -126,7 +126,7 @@ def sweep_child(preset: str, seconds: float) -> dict:
             jnp.zeros((b, cfg.text_dim)), *[jnp.zeros((b,), bool)] * 3)
     fwd = jax.jit(lambda s, *a: nnx.merge(graphdef, s)(*a))
     c0 = time.process_time()
-    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=5)
+    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=30)   # a 20 ms op: 5 reps left scheduler noise in the best
     rng = np.random.default_rng(0)
     cond = Conditions(rng.normal(size=(num_frames(seconds, SEM_FPS), cfg.sem_dim)).astype(np.float32),
                       rng.normal(size=(num_frames(seconds, SYNC_FPS), cfg.sync_dim)).astype(np.float32),

@@ -96,3 +96,31 @@ def test_paper_preset_param_counts(name, target):
     n = param_count(MODEL_PRESETS[name])
     print(f"{name}: {n / 1e6:.1f}M parameters (target {target / 1e6:.0f}M)")
     assert abs(n - target) / target < 0.10
+
+
+def _attention_reference(q, k, v, pos):
+    """Per-head softmax attention with RoPE in plain numpy, token-major (B, T, N, Dh)."""
+    half = q.shape[-1] // 2
+    ang = pos[:, None] * (1.0 / 10000.0 ** (np.arange(half) / half))[None]        # (T, Dh/2)
+    c, s = np.cos(ang)[None, :, None], np.sin(ang)[None, :, None]
+
+    def rot(x):
+        return np.concatenate([x[..., :half] * c - x[..., half:] * s, x[..., :half] * s + x[..., half:] * c], -1)
+    q, k = rot(q), rot(k)
+    logits = np.einsum("btnd,bsnd->bnts", q, k) / np.sqrt(q.shape[-1])
+    w = np.exp(logits - logits.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    return np.einsum("bnts,bsnd->btnd", w, v).reshape(q.shape[0], q.shape[1], -1)
+
+
+def test_attention_matches_a_plain_softmax_reference_and_rope_is_relative():
+    from salsav_core.model.layers import attention
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.normal(size=(2, 37, 4, 16)) for _ in range(3))
+    pos = np.concatenate([np.arange(30), 5.375 * np.arange(7)])        # audio ‖ video positions
+    got = np.asarray(attention(*(jnp.asarray(x, jnp.float32) for x in (q, k, v)), jnp.asarray(pos, jnp.float32)))
+    np.testing.assert_allclose(got, _attention_reference(q, k, v, pos), atol=2e-5)
+    # RoPE makes attention depend only on position differences: shifting all positions is a no-op
+    shifted = np.asarray(attention(*(jnp.asarray(x, jnp.float32) for x in (q, k, v)),
+                                   jnp.asarray(pos + 11.0, jnp.float32)))
+    np.testing.assert_allclose(shifted, got, atol=2e-4)
