@@ -27,6 +27,9 @@ from salsav_core.model import SalsaV
 from salsav_core.sampler import Conditions, sample_long, window_starts
 
 
+FORWARD_REPS = 30   # a forward is ~20 ms: the best of 5 still carried scheduler noise (19-24 ms)
+
+
 def best_time(fn, reps: int = 3) -> float:
     fn()                                                # warm (compile)
     ts = []
@@ -58,7 +61,7 @@ def bench(preset: str, seconds: float, peak: float) -> None:
     fwd = jax.jit(lambda s, *a: nnx.merge(graphdef, s)(*a))
     flops = fwd.lower(state, *args).compile().cost_analysis()
     flops = (flops[0] if isinstance(flops, list) else flops).get("flops", float("nan"))
-    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=30)   # a 20 ms op: 5 reps left scheduler noise in the best
+    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=FORWARD_REPS)
     n = latent_frames(seconds)
     n_win = len(window_starts(n, win, latent_frames(cfg.overlap_seconds)))
     print(f"\n== {preset}: {n_params / 1e6:.2f}M params, hidden {cfg.hidden}, "
@@ -126,7 +129,7 @@ def sweep_child(preset: str, seconds: float) -> dict:
             jnp.zeros((b, cfg.text_dim)), *[jnp.zeros((b,), bool)] * 3)
     fwd = jax.jit(lambda s, *a: nnx.merge(graphdef, s)(*a))
     c0 = time.process_time()
-    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=30)   # a 20 ms op: 5 reps left scheduler noise in the best
+    t_fwd = best_time(lambda: fwd(state, *args).block_until_ready(), reps=FORWARD_REPS)
     rng = np.random.default_rng(0)
     cond = Conditions(rng.normal(size=(num_frames(seconds, SEM_FPS), cfg.sem_dim)).astype(np.float32),
                       rng.normal(size=(num_frames(seconds, SYNC_FPS), cfg.sync_dim)).astype(np.float32),
