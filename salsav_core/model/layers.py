@@ -55,16 +55,14 @@ class Mlp(nnx.Module):
         return self.fc2(nnx.gelu(self.fc1(x), approximate=True))
 
 
-def rope(x, pos, base: float = 10000.0, axis: int = 1):
-    """1-D rotary embedding of x (..., Dh) whose token axis `axis` has the float positions
-    pos (T,) on the audio time axis (axis 1: (B, T, N, Dh); axis 2: head-major (B, N, T, Dh))."""
+def rope(x, pos, base: float = 10000.0):
+    """1-D rotary embedding of head-major x (B, N, T, Dh); pos: (T,) float positions on the
+    audio time axis."""
     dh = x.shape[-1]
     half = dh // 2
     freqs = 1.0 / (base ** (jnp.arange(half, dtype=jnp.float32) / half))  # (Dh/2,)
     ang = pos.astype(jnp.float32)[:, None] * freqs[None]                  # (T, Dh/2)
-    shape = [1] * x.ndim
-    shape[axis], shape[-1] = ang.shape
-    cos, sin = jnp.cos(ang).reshape(shape), jnp.sin(ang).reshape(shape)
+    cos, sin = jnp.cos(ang), jnp.sin(ang)                                 # broadcast over B, N
     x1, x2 = x[..., :half], x[..., half:]
     return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 
@@ -94,7 +92,7 @@ def attention(q, k, v, pos):
     CPU this saves about 5 % of a cpu-tiny forward against jax.nn.dot_product_attention's
     token-major layout, whose transposes sit between RoPE and each product."""
     q, k, v = (jnp.swapaxes(x, 1, 2) for x in (q, k, v))                 # (B, N, T, Dh)
-    q, k = rope(q, pos, axis=2), rope(k, pos, axis=2)
+    q, k = rope(q, pos), rope(k, pos)
     scores = jnp.einsum("bntd,bnsd->bnts", q, k) * (q.shape[-1] ** -0.5)
     out = jnp.einsum("bnts,bnsd->btnd", jax.nn.softmax(scores, axis=-1), v)
     return out.reshape(*out.shape[:2], -1)

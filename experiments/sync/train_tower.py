@@ -1,15 +1,19 @@
-"""A sync tower fine-tuned on SynthFoley clips with per-clip camera and colour augmentation, to
-see whether its timing transfers to another renderer: judge it with
-`probe_sync.py --world heldout` (a diagnosis; nothing trains on the held-out world).
+"""A sync tower preset fine-tuned on one SynthFoley world, optionally with every clip seen
+through a random camera and look, to see whether its timing transfers to another renderer:
+judge it with `probe_sync.py --world heldout` (a diagnosis; nothing trains on that world).
 
-Each clip gets one draw, held for all its frames (a camera and a look, not flicker): a random
-homography (perspective, zoom 0.6-1.3x, shift, mirror) with a random fill colour outside the
-picture; a channel permutation, inversion, gamma, saturation and contrast; and a static
-low-frequency texture added on top. The sound and its timing are untouched, so the labels stay
-exact. About a fifth of the clips pass unchanged.
+With `--augment P`, a share P of the clips gets one draw held for all its frames (a camera and
+a look, not flicker): a random homography (perspective, zoom 0.6-1.3x, shift, mirror) with a
+random fill colour outside the picture; a channel permutation, inversion, gamma, saturation and
+contrast; and a static low-frequency texture on top. The sound and its timing are untouched,
+so the labels stay exact.
 
-    python experiments/sync/train_tower_augment.py --init experiments/sync/candidates/motion-detonset-4800 \
-        --steps 1200 --out runs/sync_augment
+    # candidates/motion-augment
+    python experiments/sync/train_tower.py --augment 0.8 \
+        --init experiments/sync/candidates/motion-detonset-4800 --steps 1200 --out runs/sync_augment
+    # the varied-only tower of the README
+    python experiments/sync/train_tower.py --world varied \
+        --init experiments/sync/candidates/motion-detonset-4800 --steps 1200 --out runs/sync_varied
     python experiments/sync/probe_sync.py runs/sync_augment --clips 192 --world heldout
 """
 from __future__ import annotations
@@ -103,7 +107,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="motion-detonset")
     p.add_argument("--world", choices=["default", "varied", "mixed"], default="mixed")
-    p.add_argument("--p", type=float, default=0.8, help="share of clips augmented")
+    p.add_argument("--augment", type=float, default=0.0, help="share of clips augmented (0: none)")
     p.add_argument("--init", default=None, help="a trained sync model folder to start from")
     p.add_argument("--steps", type=int, default=1200)
     p.add_argument("--seed", type=int, default=9)
@@ -111,8 +115,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     cfg = dataclasses.replace(sync_preset(a.preset), world=a.world)
     init = load_sync(a.init) if a.init else None
-    _, metrics = train_sync(cfg, a.steps, a.out, seed=a.seed, init=init,
-                            make_clip=augmented_clip_maker(a.world, a.p))
+    make_clip = augmented_clip_maker(a.world, a.augment) if a.augment > 0 else None   # None: the world's own
+    _, metrics = train_sync(cfg, a.steps, a.out, seed=a.seed, init=init, make_clip=make_clip)
     print(metrics)
 
 
