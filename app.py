@@ -38,7 +38,7 @@ from salsav_core.runtime import enable_compile_cache  # noqa: E402
 from study import db  # noqa: E402
 from study.manifest import load_manifest  # noqa: E402
 from study.settings import PRESETS as STUDY_PRESETS  # noqa: E402
-from study.settings import StudySettings  # noqa: E402
+from study.settings import NO_TELEMETRY, StudySettings  # noqa: E402
 from study.web import mount as mount_study  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -105,7 +105,8 @@ def create_app(checkpoint: str | None = None, db_url: str | None = None,
     t0 = time.perf_counter()
     pipe = Pipeline.from_pretrained(checkpoint or settings.checkpoint or DEFAULT_CHECKPOINT)
     log.info("checkpoint loaded in %.1f s", time.perf_counter() - t0)
-    app = FastAPI(title="salsav", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="salsav", docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry=NO_TELEMETRY)
     app.state.study = mount_study(app, study_settings)
     webapp.mount_demo(app, pipe, settings, path="/")
     if warm:    # compiles while the server already answers; demo requests wait for it

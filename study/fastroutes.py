@@ -21,7 +21,7 @@ import re
 
 import anyio.to_thread
 
-from . import db, hotmedia, hotpath
+from . import db, hotmedia, hotpath, rawexec
 from .errors import BodyTooLarge, StudyError
 from .pages import json_answer, log
 from .rules import KINDS
@@ -177,25 +177,29 @@ class HotRoutes:
             resp = error(500, _INTERNAL)
         await resp(scope, receive, send)
 
+    # A click save, a play report and a media fetch use registered statements only: they run in
+    # a bare DB-API transaction (study.rawexec). The final save completes the participant with
+    # RETURNING, which stays with SQLAlchemy: a Core write connection.
     def _listen(self, token, trial_id, kind, label, seconds, started):
         def work():
-            with db.write_connection(self.engine) as c:
+            with rawexec.transaction(self.engine) as c:
                 return json_answer(hotpath.listen_report(c, token, trial_id, kind, label, seconds, started))
         return work
 
     def _rate(self, token, trial_id, ratings, complete):
         def work():
-            with db.write_connection(self.engine) as c:
-                if not complete:
+            if not complete:
+                with rawexec.transaction(self.engine) as c:
                     hotpath.save_click(c, token, trial_id, ratings)
-                    return json_answer(_SAVED)
+                return json_answer(_SAVED)
+            with db.write_connection(self.engine) as c:
                 hotpath.complete_trial(c, token, trial_id, ratings)   # the save and the next state:
                 return json_answer(hotpath.trial_state(c, token, media_prefix=self.media_prefix))   # one transaction
         return work
 
     def _media(self, media_token: str, range_header: str | None):
         def work():
-            with db.write_connection(self.engine) as c:
+            with rawexec.transaction(self.engine) as c:
                 found = hotmedia.fetch(c, media_token, range_header)
             if found is None:
                 return error(404, "not found")

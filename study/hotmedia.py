@@ -18,20 +18,22 @@ from starlette.responses import Response
 
 from . import db
 from .media import AUDIO_MIME, VIDEO_MIME
+from .rawexec import fast
 
 I, T, K, C, E = (db.TrialItem.__table__, db.Trial.__table__, db.Track.__table__, db.Clip.__table__,
                  db.ListenEvent.__table__)
 _RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
 _SEEN = exists().where(E.c.trial_id == T.c.id, E.c.label.is_(None))
-_TRIAL_LOCK = select(T.c.id).where(T.c.id == bindparam("tid"))
-_Q_TRACK = (select(I.c.id, I.c.trial_id, I.c.label, I.c.fetched_at, K.c.audio_path)
-            .select_from(I.join(K, I.c.track_id == K.c.id)).where(I.c.media_token == bindparam("tok")))
-_Q_VIDEO = (select(T.c.id, C.c.video_path, _SEEN.label("seen"))
-            .select_from(T.join(C, T.c.clip_id == C.c.id)).where(T.c.video_token == bindparam("tok")))
-_Q_VIDEO_SEEN = select(_SEEN.label("seen")).select_from(T).where(T.c.id == bindparam("tid"))
-_FETCHED = update(I).where(I.c.id == bindparam("b_id"), I.c.fetched_at.is_(None)).values(fetched_at=bindparam("b_now"))
-_EVENT = E.insert().values(trial_id=bindparam("b_tid"), label=bindparam("b_label"), kind="fetch",
-                           at=bindparam("b_now"))
+_TRIAL_LOCK = fast(select(T.c.id).where(T.c.id == bindparam("tid")).with_for_update())   # PostgreSQL
+_Q_TRACK = fast(select(I.c.id, I.c.trial_id, I.c.label, I.c.fetched_at, K.c.audio_path)
+                .select_from(I.join(K, I.c.track_id == K.c.id)).where(I.c.media_token == bindparam("tok")))
+_Q_VIDEO = fast(select(T.c.id, C.c.video_path, _SEEN.label("seen"))
+                .select_from(T.join(C, T.c.clip_id == C.c.id)).where(T.c.video_token == bindparam("tok")))
+_Q_VIDEO_SEEN = fast(select(_SEEN.label("seen")).select_from(T).where(T.c.id == bindparam("tid")))
+_FETCHED = fast(update(I).where(I.c.id == bindparam("b_id"), I.c.fetched_at.is_(None))
+                .values(fetched_at=bindparam("b_now")))
+_EVENT = fast(E.insert().values(trial_id=bindparam("b_tid"), label=bindparam("b_label"), kind="fetch",
+                                at=bindparam("b_now")))
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -91,7 +93,7 @@ def fetch(conn: Connection, media_token: str, range_header: str | None):
                 conn.execute(_EVENT, {"b_tid": tid, "b_label": label, "b_now": now})
         else:
             if conn.dialect.name == "postgresql":      # one video log per trial across workers
-                conn.execute(_TRIAL_LOCK.with_for_update(), {"tid": tid})
+                conn.execute(_TRIAL_LOCK, {"tid": tid})
                 logged = bool(conn.execute(_Q_VIDEO_SEEN, {"tid": tid}).scalar())
             if not logged:
                 conn.execute(_EVENT, {"b_tid": tid, "b_label": None, "b_now": now})

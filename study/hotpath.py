@@ -27,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from . import db, rules
+from .rawexec import fast
 from .errors import (InvalidRatings, NotListened, StudyError, TrialClosed,
                      TrialNotFound, UnknownParticipant, UnknownStudy)
 
@@ -73,7 +74,7 @@ def _statements():
         upserts[name] = ins.on_conflict_do_update(
             index_elements=[R.c.trial_id, R.c.label, R.c.axis],
             set_={"score": ins.excluded.score, "rated_at": ins.excluded.rated_at}, where=R.c.score != ins.excluded.score)
-    return types.SimpleNamespace(
+    return _fast(types.SimpleNamespace(
         open_trial={"sqlite": open_trial, "postgresql": open_trial.with_for_update(of=T)},
         participant=select(P.c.id).where(P.c.token == bindparam("token")),
         items=select(I.c.id, I.c.label, I.c.fetched_at, I.c.listened_s, video.label("video_fetched"))
@@ -88,7 +89,16 @@ def _statements():
             last_beat_at=bindparam("b_now"), started_at=func.coalesce(T.c.started_at, bindparam("b_now2"))),
         event=E.insert().values(trial_id=bindparam("b_tid"), label=bindparam("b_label"), kind=bindparam("b_kind"),
                                 seconds=bindparam("b_seconds"), at=bindparam("b_now")),
-    )
+    ))
+
+
+def _fast(ns: types.SimpleNamespace) -> types.SimpleNamespace:
+    """Register every statement of `ns` (and of its per-dialect dicts) for the DB-API path
+    (`study.rawexec`; statements it cannot run, such as RETURNING, stay with SQLAlchemy)."""
+    for v in vars(ns).values():
+        for stmt in (v.values() if isinstance(v, dict) else (v,)):
+            fast(stmt)
+    return ns
 
 
 Q = _statements()
@@ -200,7 +210,7 @@ def _going_core():
 def _join_statements():
     counted = _counted_core()
     lock = select(S.c.id, S.c.closed_at, S.c.max_participants).where(S.c.id == bindparam("sid"))
-    return types.SimpleNamespace(
+    return _fast(types.SimpleNamespace(
         study={"sqlite": lock, "postgresql": lock.with_for_update()},   # one plan at a time per study
         study_by_id=select(S.c.id).where(S.c.id == bindparam("sid")),
         study_by_name=select(S.c.id).where(S.c.name == bindparam("name")).limit(1),
@@ -247,7 +257,7 @@ def _join_statements():
         finish=update(P).where(P.c.id == bindparam("b_pid"), P.c.completed_at.is_(None)).values(
             completed_at=bindparam("b_now"), completion_code=bindparam("b_code"))
         .returning(P.c.excluded, P.c.is_preview),
-    )
+    ))
 
 
 def _tally_upsert(insert):

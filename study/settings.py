@@ -32,6 +32,10 @@ class StudySettings:
         return self.admin_password or os.environ.get("SALSAV_ADMIN_PASSWORD") or None
 
 
+# FastAPI's built-in OpenTelemetry (FastAPI >= 0.165), off for the study's apps: participants'
+# requests are not traced, and its per-request check cost ~0.03 ms on the hot routes.
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
+
 PRESETS = {
     "local": StudySettings(),
     "space": StudySettings(db_url="sqlite:////data/study.db", cookie_secure=True),

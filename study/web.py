@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from . import admin, db, entry, fastroutes, hotmedia, hotpath, service
 from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
 from .pages import HERE, StudyRoute, StudySecurity, error_response, json_answer, render
-from .settings import StudySettings
+from .settings import NO_TELEMETRY, StudySettings
 
 TokenPath = Annotated[Token, PathParam()]
 TrialPath = Annotated[PublicId, PathParam()]
@@ -254,7 +254,8 @@ def mount(app: FastAPI, settings: StudySettings, engine=None) -> StudyApp:
 
 def create_app(settings: StudySettings, engine=None) -> FastAPI:
     """A standalone app serving only the study and admin pages."""
-    app = FastAPI(title="salsav study", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="salsav study", docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry=NO_TELEMETRY)
     app.state.study = mount(app, settings, engine)
 
     @app.get("/", include_in_schema=False)

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from study import db, hotpath, listening, service
+from study import db, hotpath, listening, rawexec, service
 from study.manifest import load_manifest
 from tests.study.conftest import write_study
 
@@ -36,6 +36,18 @@ class Core(Orm):
 
     def report(self, token, tid, kind, label, seconds):
         with db.write_connection(self.e) as c:
+            return hotpath.listen_report(c, token, tid, kind, label, seconds)
+
+
+class Raw(Orm):
+    """What the hot routes run: a bare DB-API transaction (study.rawexec)."""
+
+    def click(self, token, tid, ratings):
+        with rawexec.transaction(self.e) as c:
+            hotpath.save_click(c, token, tid, ratings)
+
+    def report(self, token, tid, kind, label, seconds):
+        with rawexec.transaction(self.e) as c:
             return hotpath.listen_report(c, token, tid, kind, label, seconds)
 
 
@@ -121,17 +133,18 @@ def test_hot_path_matches_the_service(db_url, stimuli_dir):
     sid = load_manifest(engine, manifest)
     tokens = []
     with db.write_session(engine) as s:
-        for i in range(3):
+        for i in range(4):
             tokens.append(service.create_participant(s, sid, external_id=f"H{i}", seed=7).token)
     with db.read_session(engine) as s:
-        other_tid = service.get_participant(s, tokens[2]).trials[0].public_id
+        other_tid = service.get_participant(s, tokens[3]).trials[0].public_id
     orm = _script(Orm(engine), engine, tokens[0], other_tid)
     core = _script(Core(engine), engine, tokens[1], other_tid)
+    raw = _script(Raw(engine), engine, tokens[2], other_tid)
     kinds = [o[0] for o in orm]
     assert kinds.count("ok") >= 8 and {"NotListened", "TrialClosed", "InvalidRatings", "TrialNotFound",
                                        "UnknownParticipant", "StudyError"} <= set(kinds)
-    assert core == orm
-    a, b = _snapshot(engine, tokens[0]), _snapshot(engine, tokens[1])
-    assert a == b
+    assert core == orm and raw == orm
+    a, b, c = (_snapshot(engine, t) for t in tokens[:3])
+    assert a == b == c
     assert a["scores"][(0, "A", "overall")] == 3 and a["items"][(0, "A")][1] == pytest.approx(0.85, abs=0.01)
     engine.dispose()
