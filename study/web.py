@@ -25,7 +25,7 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Form, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from . import admin, db, entry, fastroutes, hotmedia, hotpath, service
+from . import admin, db, entry, fastroutes, hotmedia, hotpath, rawexec, service
 from .api_models import ExternalId, ListenBody, NewParticipant, PublicId, RatingsBody, Token
 from .pages import HERE, StudyRoute, StudySecurity, error_response, json_answer, render
 from .settings import NO_TELEMETRY, StudySettings
@@ -79,7 +79,7 @@ class StudyApp:
         starts here: a write transaction, study.hotpath.trial_state)."""
         pre = self.settings.prefix
         if trial:
-            with db.write_connection(self.engine) as c:
+            with rawexec.transaction(self.engine) as c:
                 return hotpath.trial_state(c, token, media_prefix=f"{pre}/media/")
         with self.engine.connect() as c:
             return hotpath.participant_state(c, token)[1]
@@ -140,7 +140,7 @@ class StudyApp:
         @r.get(pre + "/p/{token}", response_class=HTMLResponse)
         @on_loop
         def page(token: TokenPath):
-            with db.write_connection(self.engine) as c:   # a trial page carries its state (= GET /state)
+            with rawexec.transaction(self.engine) as c:   # a trial page carries its state (= GET /state)
                 state = hotpath.trial_state(c, token, media_prefix=f"{pre}/media/", after_instructions=True)
             cfg = state["config"]
             common = dict(title=cfg["title"], static=self.static_url, token=token, pre=pre,
