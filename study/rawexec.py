@@ -45,17 +45,17 @@ class Prepared:
             raise ValueError("columns taken from each call's parameters: left to SQLAlchemy")
         self.sql = c.string
         self.named = dialect.paramstyle in ("named", "pyformat")
-        names = list(c.bind_names.values()) if self.named else list(c.positiontup or ())
-        self.params = []        # (compiled name, caller's key or None, fixed value, processor)
-        for name in dict.fromkeys(names):
+        # one slot per parameter the driver takes, in its order: (caller's key or None, fixed value)
+        self.names = list(dict.fromkeys(c.bind_names.values())) if self.named else list(c.positiontup or ())
+        self.slots, self.procs = [], []       # procs: (slot, bind processor) where the type has one
+        for i, name in enumerate(self.names):
             bp = c.binds[name]
             if bp.expanding:
                 raise ValueError("expanding IN parameters: left to SQLAlchemy")
+            self.slots.append((bp.key if bp.required else None, bp.effective_value))
             proc = bp.type.dialect_impl(dialect).bind_processor(dialect)
-            self.params.append((name, bp.key if bp.required else None, bp.effective_value, proc))
-        if not self.named:
-            pos = {n: i for i, (n, *_) in enumerate(self.params)}
-            self.order = [pos[n] for n in c.positiontup or ()]
+            if proc is not None:
+                self.procs.append((i, proc))
         self.row, self.results, self.dialect = None, None, dialect
         if stmt.is_select:
             self.columns = list(stmt.selected_columns)
@@ -71,11 +71,10 @@ class Prepared:
         return [(i, p) for i, p in enumerate(procs) if p is not None]
 
     def bind(self, given: dict):
-        vals = [(name, given[key] if key is not None else fixed, proc) for name, key, fixed, proc in self.params]
-        vals = [(name, proc(v) if proc is not None else v) for name, v, proc in vals]
-        if self.named:
-            return dict(vals)
-        return [vals[i][1] for i in self.order]
+        out = [fixed if key is None else given[key] for key, fixed in self.slots]
+        for i, proc in self.procs:
+            out[i] = proc(out[i])
+        return dict(zip(self.names, out)) if self.named else out
 
     def run(self, cursor, params) -> "Result":
         if isinstance(params, (list, tuple)):
