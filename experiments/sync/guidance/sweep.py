@@ -20,6 +20,23 @@ from salsav_core.eval.scoring import aggregate
 from salsav_core.pipeline import Pipeline
 
 
+def load_world(pipe, world: str, n: int, cfg: EvalConfig):
+    """The first n SynthFoley test clips, or the eval's held-out scenes (seeds 0…, read as
+    uploads are), with their conditions under `pipe`."""
+    if world == "heldout":
+        from salsav_core.eval.heldout import make_scene
+        from salsav_core.eval.heldout.video import model_frames
+        clips, conds = [], []
+        for i in range(n):
+            sc = make_scene(i, 5.0)
+            f8, f24 = model_frames(sc, pipe.semantic.cfg.image_size, pipe.sync.cfg.image_size)
+            clips.append(dataclasses.replace(sc, frames=f24, seed=("heldout", i)))
+            conds.append(pipe.conditions_from_frames(f8, f24, ""))
+        return clips, conds
+    clips = [make_clip(HELDOUT_SEED0 + i, 5.0) for i in range(n)]
+    return clips, [clip_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default="checkpoints/salsav-synthfoley")
@@ -31,18 +48,7 @@ def main():
     a = ap.parse_args()
     pipe = Pipeline.from_pretrained(a.checkpoint)
     cfg = EvalConfig(clips=a.clips)
-    if a.world == "heldout":   # the eval's held-out scenes (seeds 0…), read as uploads are
-        from salsav_core.eval.heldout import make_scene
-        from salsav_core.eval.heldout.video import model_frames
-        clips, conds = [], []
-        for i in range(a.clips):
-            sc = make_scene(i, 5.0)
-            f8, f24 = model_frames(sc, pipe.semantic.cfg.image_size, pipe.sync.cfg.image_size)
-            clips.append(dataclasses.replace(sc, frames=f24, seed=("heldout", i)))
-            conds.append(pipe.conditions_from_frames(f8, f24, ""))
-    else:
-        clips = [make_clip(HELDOUT_SEED0 + i, 5.0) for i in range(a.clips)]
-        conds = [clip_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
+    clips, conds = load_world(pipe, a.world, a.clips, cfg)
     res, base = {}, None
     for w in [float(x) for x in a.weights.split(",")]:
         t0 = time.perf_counter()
