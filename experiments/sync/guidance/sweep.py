@@ -37,40 +37,55 @@ def load_world(pipe, world: str, n: int, cfg: EvalConfig):
     return clips, [clip_conditions(pipe, c.frames, c.caption, cfg) for c in clips]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--checkpoint", default="checkpoints/salsav-synthfoley")
-    ap.add_argument("--clips", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=8)
-    ap.add_argument("--weights", default="0,1,2")
-    ap.add_argument("--world", default="synthfoley", choices=("synthfoley", "heldout"))
-    ap.add_argument("--out", default="")
-    a = ap.parse_args()
-    pipe = Pipeline.from_pretrained(a.checkpoint)
-    cfg = EvalConfig(clips=a.clips)
-    clips, conds = load_world(pipe, a.world, a.clips, cfg)
+def run_settings(pipe, clips, conds, cfg: EvalConfig, settings: dict, keys) -> dict:
+    """Score each sampler setting (name -> sample(i, clip, cond) -> latent) on the same clips and
+    noise; every setting after the first is paired against the first. Prints as it goes."""
     res, base = {}, None
-    for w in [float(x) for x in a.weights.split(",")]:
+    for name, sample in settings.items():
         t0 = time.perf_counter()
         rng = np.random.default_rng(0)
         recs, gens = [], []
         for i, (clip, cond) in enumerate(zip(clips, conds)):
-            lat = pipe.sample(cond, clip.duration, a.steps, 4.0, seed=i, onset_guidance=w)
-            gens.append(decode(pipe, lat, clip.duration))
+            gens.append(decode(pipe, sample(i, clip, cond), clip.duration))
             recs.append(score_clip(clip, gens[-1], rng, cfg)[0])
         agg = aggregate(recs, [c.audio for c in clips], gens)
-        keys = ("sync_recall_50ms", "sync_precision_50ms", "onsets_per_event", "silence_kept", "swsd",
-                "chance_recall_50ms")
-        res[w] = {k: agg.get(k) for k in keys}
-        print(w, {k: round(float(v), 4) for k, v in res[w].items() if v is not None},
+        res[name] = {k: agg.get(k) for k in keys}
+        print(name, {k: round(float(v), 4) for k, v in res[name].items() if v is not None},
               f"{time.perf_counter() - t0:.0f}s", flush=True)
         if base is None:
             base = recs
-        else:
-            pc = paired_change(recs, base)
-            res[w]["paired_vs_first"] = {k: pc[k] for k in ("sync_recall_50ms", "sync_precision_50ms") if k in pc}
-            print("  paired vs first weight:", {k: (round(v["relative"], 3), [round(x, 3) for x in v["relative_ci95"]])
-                                                 for k, v in res[w]["paired_vs_first"].items()}, flush=True)
+            continue
+        pc = paired_change(recs, base)
+        res[name]["paired_vs_first"] = {k: pc[k] for k in ("sync_recall_50ms", "sync_precision_50ms") if k in pc}
+        print("  paired vs first:", {k: (round(v["relative"], 3), [round(x, 3) for x in v["relative_ci95"]])
+                                     for k, v in res[name]["paired_vs_first"].items()}, flush=True)
+    return res
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options both sweeps take (each adds its --weights)."""
+    ap = argparse.ArgumentParser(allow_abbrev=False)
+    ap.add_argument("--checkpoint", default="checkpoints/salsav-synthfoley")
+    ap.add_argument("--clips", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--world", default="synthfoley", choices=("synthfoley", "heldout"))
+    ap.add_argument("--out", default="")
+    return ap
+
+
+def main():
+    ap = parser()
+    ap.add_argument("--weights", default="0,1,2", help="onset guidance weights")
+    a = ap.parse_args()
+    pipe = Pipeline.from_pretrained(a.checkpoint)
+    cfg = EvalConfig(clips=a.clips)
+    clips, conds = load_world(pipe, a.world, a.clips, cfg)
+
+    def setting(w):
+        return lambda i, clip, cond: pipe.sample(cond, clip.duration, a.steps, 4.0, seed=i, onset_guidance=w)
+    keys = ("sync_recall_50ms", "sync_precision_50ms", "onsets_per_event", "silence_kept", "swsd",
+            "chance_recall_50ms")
+    res = run_settings(pipe, clips, conds, cfg, {float(w): setting(float(w)) for w in a.weights.split(",")}, keys)
     if a.out:
         json.dump(res, open(a.out, "w"), indent=1)
 

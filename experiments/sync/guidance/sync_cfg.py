@@ -12,9 +12,7 @@ first s, on SynthFoley test clips or the eval's held-out scenes.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from functools import partial
 
 import jax
@@ -23,13 +21,10 @@ import numpy as np
 from flax import nnx
 
 from salsav_core.config import latent_frames
-from salsav_core.eval.bootstrap import paired_change
 from salsav_core.eval.config import EvalConfig
-from salsav_core.eval.generation import decode, score_clip
-from salsav_core.eval.scoring import aggregate
 from salsav_core.pipeline import Pipeline
 from salsav_core.sampler import _model_step, step_sizes
-from sweep import load_world   # the onset guidance sweep beside this script (sys.path[0])
+from sweep import load_world, parser, run_settings   # the onset guidance sweep beside this script (sys.path[0])
 
 
 @partial(jax.jit, static_argnums=0)
@@ -67,42 +62,21 @@ def sample(pipe, cond, n_frames: int, steps: int, guidance: float, sync_guidance
 
 
 def main():
-    ap = argparse.ArgumentParser(allow_abbrev=False)
-    ap.add_argument("--checkpoint", default="checkpoints/salsav-synthfoley")
-    ap.add_argument("--clips", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=8)
+    ap = parser()
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--weights", default="0,1,2",
                     help="sync guidance weights s, or g:s pairs (guidance g, sync guidance s)")
-    ap.add_argument("--world", default="synthfoley", choices=("synthfoley", "heldout"))
-    ap.add_argument("--out", default="")
     a = ap.parse_args()
     pipe = Pipeline.from_pretrained(a.checkpoint)
     cfg = EvalConfig(clips=a.clips)
     clips, conds = load_world(pipe, a.world, a.clips, cfg)
-    res, base = {}, None
-    keys = ("sync_recall_50ms", "sync_precision_50ms", "sync_recall_25ms", "onsets_per_event", "swsd")
     runs = [tuple(float(v) for v in w.split(":")) if ":" in w else (a.guidance, float(w))
             for w in a.weights.split(",")]
-    for g, s in runs:
-        t0 = time.perf_counter()
-        rng = np.random.default_rng(0)
-        recs, gens = [], []
-        for i, (clip, cond) in enumerate(zip(clips, conds)):
-            lat = sample(pipe, cond, latent_frames(clip.duration), a.steps, g, s, i)
-            gens.append(decode(pipe, lat, clip.duration))
-            recs.append(score_clip(clip, gens[-1], rng, cfg)[0])
-        agg = aggregate(recs, [c.audio for c in clips], gens)
-        res[f"{g:g}:{s:g}"] = {k: agg.get(k) for k in keys}
-        print(f"g {g:g} s {s:g}", {k: round(float(v), 4) for k, v in res[f"{g:g}:{s:g}"].items() if v is not None},
-              f"{time.perf_counter() - t0:.0f}s", flush=True)
-        if base is None:
-            base = recs
-        else:
-            pc = paired_change(recs, base)
-            res[f"{g:g}:{s:g}"]["paired_vs_first"] = {k: pc[k] for k in ("sync_recall_50ms", "sync_precision_50ms") if k in pc}
-            print("  paired vs first:", {k: (round(v["relative"], 3), [round(x, 3) for x in v["relative_ci95"]])
-                                         for k, v in res[f"{g:g}:{s:g}"]["paired_vs_first"].items()}, flush=True)
+
+    def setting(g, s):
+        return lambda i, clip, cond: sample(pipe, cond, latent_frames(clip.duration), a.steps, g, s, i)
+    keys = ("sync_recall_50ms", "sync_precision_50ms", "sync_recall_25ms", "onsets_per_event", "swsd")
+    res = run_settings(pipe, clips, conds, cfg, {f"{g:g}:{s:g}": setting(g, s) for g, s in runs}, keys)
     if a.out:
         json.dump(res, open(a.out, "w"), indent=1)
 
