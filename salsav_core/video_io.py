@@ -8,6 +8,7 @@
   needed source frame is scaled once by libswscale (area averaging, from the decoder's pixel
   format) so its shorter side is the largest size, centre-cropped, turned by its rotation
   metadata, and block-averaged for smaller sizes; frames no target shows are never converted.
+  The scaling runs in two worker threads while the decode goes on (libswscale releases the GIL).
 - `read_frames(path, fps, size, start, duration)` → one stream (the same rules).
 - `read_audio`, `mux`, `cut` (ffmpeg subprocesses with timeouts) live in `video_mux`; they and
   `probe` are re-exported here, so `video_io` stays the one import for media.
@@ -16,8 +17,10 @@ Every failure a user can cause raises `VideoError` with one plain sentence.
 """
 from __future__ import annotations
 
+import collections
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,6 +30,8 @@ from salsav_core.video_mux import PendingMux, cut, ffmpeg_exe, mux, read_audio  
 from salsav_core.video_probe import VideoInfo, _av, _name, _open, probe  # noqa: F401  (re-exported)
 
 READ_TIMEOUT_S = 120.0        # wall-clock bound of one decode pass (checked between frames)
+MAX_PENDING = 16              # decoded frames waiting for their scaling, at most
+_SCALER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="salsav-scale")
 
 
 def _scaled(frame, size: int, rot: int) -> np.ndarray:
@@ -48,6 +53,16 @@ def _scaled(frame, size: int, rot: int) -> np.ndarray:
 def _shrink(img: np.ndarray, size: int) -> np.ndarray:
     f = img.shape[0] // size
     return img.reshape(size, f, size, f, 3).mean(axis=(1, 3)).round().astype(np.uint8)
+
+
+def _scaled_sizes(frame, big: int, sizes: set, rot: int) -> dict[int, np.ndarray]:
+    """{size: (size, size, 3)} for one source frame: `big` by libswscale, its divisors
+    block-averaged from it, any other size by libswscale directly."""
+    out = {big: _scaled(frame, big, rot)} if any(big % s == 0 for s in sizes) else {}
+    for s in sizes:
+        if s not in out:
+            out[s] = _shrink(out[big], s) if big % s == 0 else _scaled(frame, s, rot)
+    return out
 
 
 def read_streams(path: str | os.PathLike, specs, start: float = 0.0,
@@ -72,16 +87,29 @@ def read_streams(path: str | os.PathLike, specs, start: float = 0.0,
     if not targets:
         return outs
     deadline = time.monotonic() + timeout
-    cache: dict[int, np.ndarray] = {}
+    # Scaling runs in worker threads (libswscale releases the GIL) while this thread decodes. All
+    # the sizes one source frame needs are made in one job: PyAV hangs if two threads reformat the
+    # same frame. At most MAX_PENDING frames wait, so a long video never holds more than that.
+    jobs: list[tuple[Future, int, int, int]] = []   # (sizes → image, stream k, index i, size)
+    pending: collections.deque = collections.deque()
+    group: dict = {"id": None, "frame": None, "slots": []}   # the frame being assigned targets
+
+    def flush():
+        if group["id"] is None:
+            return
+        sizes = {sz for _, _, sz in group["slots"]}
+        fut = _SCALER.submit(_scaled_sizes, group["frame"], big, sizes, info.rotation)
+        jobs.extend((fut, k, i, sz) for k, i, sz in group["slots"])
+        pending.append(fut)
+        while len(pending) > MAX_PENDING:
+            pending.popleft().result()
+        group.update(id=None, frame=None, slots=[])
 
     def put(frame_id: int, frame, k: int, i: int):
-        if frame_id not in cache:
-            cache.clear()
-            cache[frame_id] = _scaled(frame, big, info.rotation)
-        img = cache[frame_id]
-        s = specs[k][1]
-        outs[k][i] = img if s == big else (_shrink(img, s) if big % s == 0 else
-                                           _scaled(frame, s, info.rotation))
+        if frame_id != group["id"]:       # frame ids only grow: a frame's targets come together
+            flush()
+            group.update(id=frame_id, frame=frame)
+        group["slots"].append((k, i, specs[k][1]))
 
     j, prev, prev_id, fid = 0, None, -1, 0
     with _open(path) as c:
@@ -120,6 +148,12 @@ def read_streams(path: str | os.PathLike, specs, start: float = 0.0,
         raise VideoError(f"no frames could be decoded from {_name(path)!r}")
     for _, k, i in targets[j:]:                    # after the last frame it stays on screen
         put(prev_id, prev, k, i)
+    flush()
+    try:
+        for fut, k, i, size in jobs:
+            outs[k][i] = fut.result()[size]
+    except av.error.FFmpegError:
+        raise VideoError(f"frames of {_name(path)!r} could not be converted") from None
     return outs
 
 

@@ -64,6 +64,20 @@ def test_frame_at_time_t_is_frame_shown_at_t(tmp_path, rate, fps):
     assert [_decode(f) for f in frames] == want
 
 
+def test_streams_of_one_pass_equal_streams_read_alone(tmp_path):
+    """read_streams scales in worker threads; each stream of one pass equals what the rules give
+    read alone, frame for frame: the largest size and a size that does not divide it scaled
+    directly, a size that divides it block-averaged from the largest."""
+    p = make_video(tmp_path / "v.mp4", "30000/1001", 70, w=96, h=72)
+    big8, mid24, small24 = video_io.read_streams(p, [(8, 64), (24, 48), (24, 32)], start=0.2, duration=2.0)
+    assert np.array_equal(big8, video_io.read_frames(p, 8, 64, start=0.2, duration=2.0))
+    assert np.array_equal(mid24, video_io.read_frames(p, 24, 48, start=0.2, duration=2.0))
+    big24 = video_io.read_frames(p, 24, 64, start=0.2, duration=2.0).astype(np.float64)
+    block = big24.reshape(48, 32, 2, 32, 2, 3).mean(axis=(2, 4)).round().astype(np.uint8)
+    assert small24.shape == (48, 32, 32, 3) and np.array_equal(small24, block)
+    assert len({f.tobytes() for f in mid24}) > 40          # the frames move (stripes of the frame number)
+
+
 def test_variable_frame_rate(tmp_path):
     """25 frames at 25 fps, then 60 frames at 60 fps (two segments joined by stream copy):
     the frame read at t is the one shown at t."""
