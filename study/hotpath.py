@@ -27,9 +27,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from . import db, rules
-from .rawexec import fast
 from .errors import (InvalidRatings, NotListened, StudyError, TrialClosed,
                      TrialNotFound, UnknownParticipant, UnknownStudy)
+from .rawexec import fast
 
 P, T, I, R, E = (db.Participant.__table__, db.Trial.__table__, db.TrialItem.__table__, db.Rating.__table__,
                  db.ListenEvent.__table__)

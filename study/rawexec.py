@@ -45,14 +45,15 @@ class Prepared:
             raise ValueError("columns taken from each call's parameters: left to SQLAlchemy")
         self.sql = c.string
         self.named = dialect.paramstyle in ("named", "pyformat")
-        # one slot per parameter the driver takes, in its order: (caller's key or None, fixed value)
+        # one slot per parameter the driver takes, in its order: (key, fixed value, required);
+        # as in SQLAlchemy, a caller's value wins, and a required one must be given
         self.names = list(dict.fromkeys(c.bind_names.values())) if self.named else list(c.positiontup or ())
         self.slots, self.procs = [], []       # procs: (slot, bind processor) where the type has one
         for i, name in enumerate(self.names):
             bp = c.binds[name]
             if bp.expanding:
                 raise ValueError("expanding IN parameters: left to SQLAlchemy")
-            self.slots.append((bp.key if bp.required else None, bp.effective_value))
+            self.slots.append((bp.key, bp.effective_value, bp.required))
             proc = bp.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 self.procs.append((i, proc))
@@ -71,7 +72,7 @@ class Prepared:
         return [(i, p) for i, p in enumerate(procs) if p is not None]
 
     def bind(self, given: dict):
-        out = [fixed if key is None else given[key] for key, fixed in self.slots]
+        out = [given[key] if required or key in given else fixed for key, fixed, required in self.slots]
         for i, proc in self.procs:
             out[i] = proc(out[i])
         return dict(zip(self.names, out)) if self.named else out
@@ -166,10 +167,10 @@ def transaction(engine: Engine, begin_sqlite: str = "BEGIN IMMEDIATE") -> Iterat
             dbapi.execute(begin_sqlite)
         try:
             yield FastConnection(None, engine, dbapi)
+            dbapi.commit()
         except BaseException:
-            dbapi.rollback()
+            dbapi.rollback()      # also after a failed commit: a thread's connection is reused
             raise
-        dbapi.commit()
     finally:
         if raw is not None:
             raw.close()      # back to the pool
