@@ -78,6 +78,37 @@ def test_streams_of_one_pass_equal_streams_read_alone(tmp_path):
     assert len({f.tobytes() for f in mid24}) > 40          # the frames move (stripes of the frame number)
 
 
+def _reference_frames(path, size: int, n: int) -> np.ndarray:
+    """The first n frames as each frame's own `reformat` gives them (a scaling context of its
+    own), shorter side to `size` by area averaging, centre-cropped."""
+    import av
+    out = []
+    with av.open(str(path)) as c:
+        for frame in c.decode(video=0):
+            w, h = frame.width, frame.height
+            nw, nh = (size, round(h * size / w)) if w <= h else (round(w * size / h), size)
+            img = frame.reformat(width=nw, height=nh, format="rgb24", interpolation="AREA").to_ndarray()
+            y0, x0 = (nh - size) // 2, (nw - size) // 2
+            out.append(img[y0:y0 + size, x0:x0 + size])
+            if len(out) == n:
+                break
+    return np.stack(out)
+
+
+def test_scaling_contexts_carry_nothing_from_one_video_to_the_next(tmp_path):
+    """The read keeps one scaling context per worker thread and size: videos of other pixel
+    formats, colour ranges and sizes read one after another, twice over, each give exactly what
+    a context of their own gives."""
+    videos = [make_video(tmp_path / "full.mp4", "24", 12, extra=("-pix_fmt", "yuvj420p")),
+              make_video(tmp_path / "tv709.mp4", "24", 12, extra=("-colorspace", "bt709")),
+              make_video(tmp_path / "444.mp4", "24", 12, w=96, h=72, extra=("-pix_fmt", "yuv444p"))]
+    refs = [_reference_frames(p, 32, 12) for p in videos]
+    assert not np.array_equal(refs[0], refs[1])          # the colour ranges do differ
+    for _ in range(2):
+        for p, ref in zip(videos, refs):
+            assert np.array_equal(video_io.read_frames(p, 24, 32, duration=0.5), ref)
+
+
 def test_variable_frame_rate(tmp_path):
     """25 frames at 25 fps, then 60 frames at 60 fps (two segments joined by stream copy):
     the frame read at t is the one shown at t."""
