@@ -109,6 +109,21 @@ def test_scaling_contexts_carry_nothing_from_one_video_to_the_next(tmp_path):
             assert np.array_equal(video_io.read_frames(p, 24, 32, duration=0.5), ref)
 
 
+def test_reads_from_two_threads_at_once_equal_reads_one_at_a_time(tmp_path):
+    """Two requests reading at the same time share the scaling threads and their contexts; each
+    gets exactly the frames it gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+    a = make_video(tmp_path / "a.mp4", "30", 60, w=96, h=72)
+    b = make_video(tmp_path / "b.mp4", "24", 48, extra=("-pix_fmt", "yuvj420p"))
+    specs = [(8, 64), (24, 32)]
+    alone = {p: video_io.read_streams(p, specs, duration=1.9) for p in (a, b)}
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(3):
+            got = list(pool.map(lambda p: video_io.read_streams(p, specs, duration=1.9), [a, b]))
+            for p, streams in zip((a, b), got):
+                assert all(np.array_equal(x, y) for x, y in zip(streams, alone[p]))
+
+
 def test_variable_frame_rate(tmp_path):
     """25 frames at 25 fps, then 60 frames at 60 fps (two segments joined by stream copy):
     the frame read at t is the one shown at t."""
