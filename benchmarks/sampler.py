@@ -2,7 +2,7 @@
 with CFG (long-form windows as configured), 8-vs-32 ratio, achieved FLOP/s vs a matmul peak,
 and the share of a forward's FLOPs that does not change across steps (conditions only).
 
-    JAX_PLATFORMS=cpu python benchmarks/sampler.py [--presets cpu-small cpu-tiny] [--seconds 10]
+    JAX_PLATFORMS=cpu python benchmarks/sampler.py [--presets cpu-small cpu-wide cpu-tiny] [--seconds 10]
     python benchmarks/sampler.py --xla-sweep        # each XLA_FLAGS candidate in its own process,
                                                     # interleaved, forward and 8-step wall each
 """
@@ -163,7 +163,7 @@ def xla_sweep(preset: str, seconds: float, rounds: int = 2) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--presets", nargs="+", default=["cpu-small", "cpu-tiny"])
+    p.add_argument("--presets", nargs="+", default=["cpu-small", "cpu-wide", "cpu-tiny"])
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--xla-sweep", action="store_true", help="compare XLA_FLAGS candidates")
     p.add_argument("--sweep-child", action="store_true", help=argparse.SUPPRESS)

@@ -76,6 +76,10 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
                              mm_self_attn_blocks=2, dit_blocks=4),
     "cpu-tiny": ModelConfig(name="cpu-tiny", hidden=128, heads=4, mm_blocks=2,
                             mm_self_attn_blocks=1, dit_blocks=2),
+    # cpu-tiny at width 256: 3.4x its FLOPs, but 81 % of this CPU's matmul peak against 54 %
+    # (benchmarks/RESULTS.md, 2026-12-01); 8 steps of 10 s still fit issue 20's 1.5 s
+    "cpu-wide": ModelConfig(name="cpu-wide", hidden=256, heads=4, mm_blocks=2,
+                            mm_self_attn_blocks=1, dit_blocks=2),
     # For unit tests only.
     "test": ModelConfig(name="test", hidden=32, heads=2, mm_blocks=1, mm_self_attn_blocks=1,
                         dit_blocks=1, sem_dim=16, text_dim=16, sync_dim=16,

@@ -11,7 +11,10 @@
 # sweep, its clips and its feature cache, and its cosine schedule is cut to fit at GEN_RATE
 # steps/s; ONSET_WEIGHT (unset: the paper's loss) weights transient frames more; GEN_SEED picks
 # other training clips than the preset's (the same seed and count give the same clips); GEN_WORLD
-# picks their SynthFoley world (default, varied or mixed; unset: the preset's). Sizes come
+# picks their SynthFoley world (default, varied or mixed; unset: the preset's). GEN_MODEL (a
+# ModelConfig preset, e.g. cpu-wide) trains a new generator of that size from scratch on the
+# bundle's encoders (and SYNC_DIR's sync model) by the bundle's own recipe (plain flow matching,
+# batch 64, constant lr) instead of fine-tuning the bundle's. Sizes come
 # from the environment, so the same script smoke-tests on the CPU:
 #   OUT=/tmp/o PY=.venv/bin/python SWEEP_S=10 SWEEP_CLIPS=16 PROBE_CLIPS=8 GEN_CLIPS=16 \
 #     GEN_BATCH=4 BUDGET_S=150 GEN_RATE=0.5 bash experiments/sync/gpu_retrain.sh
@@ -49,8 +52,14 @@ rm -rf "$W"; mkdir -p "$W" "$OUT"
   fi
   left=$(( ${BUDGET_S:-560} - SECONDS - 10 ))       # 10 s: python and jax start-up
   echo "generator stage: ${left} s left of ${BUDGET_S:-560} s"
-  $PY scripts/train_bundle.py --out "$W/bundle" --init checkpoints/salsav-synthfoley "${SYNC[@]}" \
-    --gen-preset gpu-finetune --clips "${GEN_CLIPS:-3000}" ${GEN_BATCH:+--batch $GEN_BATCH} \
+  if [ -n "${GEN_MODEL:-}" ]; then      # a new generator from scratch, the bundle's recipe
+    GEN=(--encoders checkpoints/salsav-synthfoley --model "$GEN_MODEL" --gen-preset cpu-tiny
+         --objective flow --schedule constant --batch "${GEN_BATCH:-64}")
+  else                                  # fine-tune the bundle's generator
+    GEN=(--init checkpoints/salsav-synthfoley --gen-preset gpu-finetune ${GEN_BATCH:+--batch $GEN_BATCH})
+  fi
+  $PY scripts/train_bundle.py --out "$W/bundle" "${GEN[@]}" "${SYNC[@]}" \
+    --clips "${GEN_CLIPS:-3000}" \
     --gen-steps "${GEN_STEPS:-20000}" --gen-seconds 100000 --deadline "$left" \
     --gen-rate "${GEN_RATE:-110}" ${ONSET_WEIGHT:+--onset-weight $ONSET_WEIGHT} \
     ${GEN_SEED:+--seed $GEN_SEED} ${GEN_WORLD:+--world $GEN_WORLD}
