@@ -76,8 +76,8 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
                              mm_self_attn_blocks=2, dit_blocks=4),
     "cpu-tiny": ModelConfig(name="cpu-tiny", hidden=128, heads=4, mm_blocks=2,
                             mm_self_attn_blocks=1, dit_blocks=2),
-    # cpu-tiny at width 256: 3.4x its FLOPs, but 81 % of this CPU's matmul peak against 54 %
-    # (benchmarks/RESULTS.md, 2026-12-01); 8 steps of 10 s still fit issue 20's 1.5 s
+    # cpu-tiny at width 256: 76-81 % of this CPU's matmul peak against 48-54 %, for 3.4x the
+    # FLOPs (8 steps of 10 s: 1.31 s against 0.56 s; benchmarks/RESULTS.md, 2026-12-01)
     "cpu-wide": ModelConfig(name="cpu-wide", hidden=256, heads=4, mm_blocks=2,
                             mm_self_attn_blocks=1, dit_blocks=2),
     # For unit tests only.
