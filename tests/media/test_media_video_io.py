@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
@@ -81,7 +83,6 @@ def test_streams_of_one_pass_equal_streams_read_alone(tmp_path):
 def _reference_frames(path, size: int, n: int) -> np.ndarray:
     """The first n frames as each frame's own `reformat` gives them (a scaling context of its
     own), shorter side to `size` by area averaging, centre-cropped."""
-    import av
     out = []
     with av.open(str(path)) as c:
         for frame in c.decode(video=0):
@@ -112,7 +113,6 @@ def test_scaling_contexts_carry_nothing_from_one_video_to_the_next(tmp_path):
 def test_reads_from_two_threads_at_once_equal_reads_one_at_a_time(tmp_path):
     """Two requests reading at the same time share the scaling threads and their contexts; each
     gets exactly the frames it gets alone."""
-    from concurrent.futures import ThreadPoolExecutor
     a = make_video(tmp_path / "a.mp4", "30", 60, w=96, h=72)
     b = make_video(tmp_path / "b.mp4", "24", 48, extra=("-pix_fmt", "yuvj420p"))
     specs = [(8, 64), (24, 32)]
@@ -186,7 +186,6 @@ def _stream_duration(path, stream):
     """(seconds from the first packet's pts to the last one's end, [(pts, duration, md5)])."""
     import hashlib
 
-    import av
     with av.open(str(path)) as c:
         s = c.streams.audio[0] if stream.startswith("a") else c.streams.video[0]
         pk = [(p.pts, p.duration or 0, hashlib.md5(bytes(p)).hexdigest())
