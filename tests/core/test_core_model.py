@@ -7,7 +7,7 @@ from flax import nnx
 
 from salsav_core.config import MODEL_PRESETS, SYNC_FPS
 from salsav_core.model import SalsaV, param_count
-from salsav_core.model.sync_upsample import cubic_weights, linear_weights
+from salsav_core.model.sync_upsample import SyncUpsample, cubic_weights, linear_weights
 
 from core_helpers import make_batch
 
@@ -89,6 +89,31 @@ def test_sync_upsample_gate_starts_closed_and_learned_path_has_gradient(cfg):
     # stop-gradient on the interpolation path: d out / d v_syn comes only through tanh(g)=0.
     g = jax.grad(lambda x: up(x, 43).sum())(v)
     assert float(jnp.abs(g).max()) == 0.0
+
+
+@pytest.mark.parametrize("t_syn,n_out", [(24, 43), (37, 66), (120, 215), (5, 9)])
+def test_sync_upsample_learned_path_is_the_conv_transpose_resampled(t_syn, n_out):
+    # The folded product must equal nnx.ConvTranspose(SAME) followed by the linear resampling,
+    # in value and in the kernel's gradient (the reason for folding it).
+    up = SyncUpsample(8, nnx.Rngs(1))
+    up.gate.value = jnp.asarray(0.9)
+    up.up.bias.value = jax.random.normal(jax.random.key(2), up.up.bias.shape)
+    v = jax.random.normal(jax.random.key(3), (2, t_syn, 8))
+
+    def reference(m, x):
+        conv = m.up(x)                                                      # (B, 2*T_syn, D)
+        lin = jnp.asarray(linear_weights(n_out, conv.shape[1], 2 * SYNC_FPS))
+        interp = jnp.einsum("as,bsd->bad", jnp.asarray(cubic_weights(n_out, t_syn, SYNC_FPS)), x)
+        return m.norm(interp) + jnp.tanh(m.gate[...]) * jnp.einsum("as,bsd->bad", lin, conv)
+
+    want = reference(up, v)
+    assert want.shape == (2, n_out, 8)
+    np.testing.assert_allclose(up(v, n_out), want, rtol=1e-5, atol=1e-5)
+    w = jax.random.normal(jax.random.key(4), want.shape)
+    g_ref = nnx.grad(lambda m: (reference(m, v) * w).sum())(up)["up"]["kernel"][...]
+    g_new = nnx.grad(lambda m: (m(v, n_out) * w).sum())(up)["up"]["kernel"][...]
+    assert float(jnp.abs(g_ref).max()) > 0
+    np.testing.assert_allclose(g_new, g_ref, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name,target", [("paper-large", 643e6), ("paper-small", 347e6)])
