@@ -25,6 +25,9 @@ class SyncedPlayer {
     this.pausedAt = 0;
     this.length = 0;                      // loop length (s): the shortest track
     this.seeks = 0;                       // video seeks made by the drift controller
+    this.seekLead = 0.01;                 // s: seeks aim this far ahead (learned from each seek's lag)
+    this._seekPending = false;
+    this._lastPos = 0;
     this._raf = null;
     this._timer = null;
   }
@@ -45,6 +48,7 @@ class SyncedPlayer {
     this.length = Math.min(...decoded.map((b) => b.duration));
     this.video.muted = true;
     this.video.loop = false;
+    this.video.addEventListener("seeked", () => this._learnSeekLag());
     if (this.video.readyState < 1) {
       await new Promise((res, rej) => {
         this.video.addEventListener("loadedmetadata", res, { once: true });
@@ -88,6 +92,7 @@ class SyncedPlayer {
     });
     this.startTime = when - offset;
     this.playing = true;
+    this._lastPos = offset;
     this.video.playbackRate = 1;
     this.video.currentTime = offset;
     const vp = this.video.play();
@@ -170,16 +175,16 @@ class SyncedPlayer {
     }
     if (raw < 0) return;                    // not started yet
     const pos = this.audioPosition();
+    const wrapped = this.loop && pos < this._lastPos - this.length / 2;   // the audio looped
+    this._lastPos = pos;
     if (this.video.paused && !this.video.ended) {
       const vp = this.video.play();
       if (vp && vp.catch) vp.catch(() => {});
     }
     const d = this.drift();
     const ad = Math.abs(d);
-    if (ad > 0.2 || (this.video.ended && pos < this.length - 0.1)) {
-      this.video.currentTime = pos + 0.01;  // hard correction (loop wrap, stalls)
-      this.video.playbackRate = 1;
-      this.seeks += 1;
+    if (wrapped || ad > 0.2 || (this.video.ended && pos < this.length - 0.1)) {
+      this._seekVideo(pos);                 // hard correction (loop wrap, stalls)
     } else if (ad > 0.008) {
       // proportional control: removes the drift with a ~0.25 s time constant
       this.video.playbackRate = Math.min(1.5, Math.max(0.5, 1 - 4 * d));
@@ -187,6 +192,24 @@ class SyncedPlayer {
       this.video.playbackRate = 1;
     }
     this.onTick(this);
+  }
+
+  _seekVideo(pos) {
+    // a seek takes time, during which the audio goes on: aim where the audio will be
+    let target = pos + this.seekLead;
+    if (this.loop && this.length > 0) target %= this.length;
+    this.video.currentTime = target;
+    this.video.playbackRate = 1;
+    this._seekPending = true;
+    this.seeks += 1;
+  }
+
+  _learnSeekLag() {
+    if (!this._seekPending) return;
+    this._seekPending = false;
+    if (!this.playing) return;
+    const lag = -this.drift();             // > 0: the seek landed behind the audio
+    this.seekLead = Math.min(0.25, Math.max(0, this.seekLead + 0.5 * lag));
   }
 }
 
