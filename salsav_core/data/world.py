@@ -1,9 +1,9 @@
 """World presets of SynthFoley: how much a clip's look and timing are randomized.
 
 `make_clip(seed, duration, size)` is the classic world (the default, byte-identical to the
-world the bundled checkpoint was trained and evaluated on, on the same CPU kind: its physics
-uses BLAS and LAPACK, whose AVX-512 kernels move event times by ~1e-12 s against AVX2 ones). `make_clip(..., world="varied")`
-(or any `WorldConfig`) draws, per clip and from the clip's seed alone:
+world the bundled checkpoint was trained and evaluated on, on the same kind of CPU: the physics
+uses BLAS and LAPACK, whose AVX-512 kernels move event times by ~1e-12 s against AVX2 ones).
+`make_clip(..., world="varied")` (or any `WorldConfig`) draws, per clip and from the clip's seed alone:
 
 - appearance: background and floor colours and textures, ball colours (decoupled from the
   material with probability `random_colours`), ball sizes and spawn rate, lighting
