@@ -19,9 +19,9 @@ import numpy as np
 from salsav_core import metrics
 from salsav_core.eval.generation import decode
 from salsav_core.eval.heldout.scene import make_scene
-from salsav_core.eval.heldout.section import _kinds, _times, _true_onsets
+from salsav_core.eval.heldout.section import score_scene
 from salsav_core.eval.heldout.video import model_frames
-from salsav_core.eval.scoring import SR, aggregate, score_segment
+from salsav_core.eval.scoring import SR, aggregate
 from salsav_core.pipeline import Pipeline
 
 ABLATIONS = {"full": {}, "no_semantic": {"drop_sem": True}, "no_sync": {"drop_sync": True}}
@@ -33,9 +33,7 @@ def run(pipe, scenes, frames, kw: dict, steps: int, guidance: float) -> dict:
     for i, (s, fr) in enumerate(zip(scenes, frames)):
         cond = replace(pipe.conditions_from_frames(*fr, ""), **kw)
         wave = decode(pipe, pipe.sample(cond, s.duration, steps, guidance, seed=i), s.duration)
-        on = metrics.detect_onsets(wave, SR)
-        recs.append(score_segment(s.audio, wave, _times(s), on, [], 0.0, s.duration, rng, 20,
-                                  True, _true_onsets(s), _kinds(s)))
+        recs.append(score_scene(s, wave, metrics.detect_onsets(wave, SR), rng, 20))
     agg = aggregate(recs)
     keys = ("sync_recall_50ms", "sync_precision_50ms", "onsets_per_event", "chance_recall_50ms")
     return {k: float(agg[k]) for k in keys}

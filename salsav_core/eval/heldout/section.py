@@ -75,11 +75,8 @@ def _run(pipe, scenes, hc: HeldoutConfig, rng):
         wave = decode(pipe, lat, s.duration)
         gens.append(wave)
         on = metrics.detect_onsets(wave, SR)
-        other = scenes[(i + 1) % len(scenes)]
-        own.append(score_segment(s.audio, wave, _times(s), on, [], 0.0, s.duration, rng,
-                                 hc.chance_shifts, True, _true_onsets(s), _kinds(s)))
-        mism.append(score_segment(s.audio, wave, _times(other), on, [], 0.0, s.duration, rng,
-                                  hc.chance_shifts, False, None, _kinds(other)))
+        own.append(score_scene(s, wave, on, rng, hc.chance_shifts))
+        mism.append(score_scene(s, wave, on, rng, hc.chance_shifts, scenes[(i + 1) % len(scenes)]))
         if (i + 1) % 8 == 0 or i + 1 == len(scenes):
             log(f"held-out world: {i + 1}/{len(scenes)} scenes")
     return own, mism, gens, float(np.mean(secs))
@@ -87,6 +84,16 @@ def _run(pipe, scenes, hc: HeldoutConfig, rng):
 
 def _true_onsets(scene):
     return metrics.detect_onsets(scene.audio, SR)
+
+
+def score_scene(scene, wave, onsets, rng, chance_shifts: int, against=None) -> dict:
+    """One generated wave's record: its onsets against `scene`'s own impacts (with SWSD and the
+    true audio's onsets), or against another scene's (`against`: the mismatched control)."""
+    if against is None:
+        return score_segment(scene.audio, wave, _times(scene), onsets, [], 0.0, scene.duration, rng,
+                             chance_shifts, True, _true_onsets(scene), _kinds(scene))
+    return score_segment(scene.audio, wave, _times(against), onsets, [], 0.0, scene.duration, rng,
+                         chance_shifts, False, None, _kinds(against))
 
 
 def _pool(records, true_waves=None, gen_waves=None) -> dict:
