@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from .layers import QKV, Mlp, attention, layer_norm, linear, modulate
@@ -46,7 +47,7 @@ class MMDiTXBlock(nnx.Module):
         qa, ka, va = self.a_qkv(a_in)
         qv, kv, vv = self.v_qkv(v_in)
         joint = attention(jnp.concatenate([qa, qv], 1), jnp.concatenate([ka, kv], 1),
-                          jnp.concatenate([va, vv], 1), jnp.concatenate([pos_a, pos_v]))
+                          jnp.concatenate([va, vv], 1), np.concatenate([pos_a, pos_v]))
         a = a + am[2] * self.a_proj(joint[:, :t_a])
         if self.self_attn:
             a_in2 = modulate(a_n, am[6], am[7])

@@ -60,8 +60,9 @@ class SalsaV(nnx.Module):
         a = self.in_proj(x_t) + self.ref_tokens[...][ref_mask.astype(jnp.int32)]  # (B, T_a, H)
         v = self.sem_proj(sem)                                                      # (B, T_vs, H)
         # RoPE positions on the audio latent time axis: video frame i (8 FPS) sits at i*LR/8.
-        pos_a = jnp.arange(t_a, dtype=jnp.float32)
-        pos_v = jnp.asarray(np.arange(t_vs) * (LATENT_RATE / SEM_FPS), jnp.float32)
+        # Static numpy positions: RoPE's cos/sin tables become constants of the compiled forward.
+        pos_a = np.arange(t_a, dtype=np.float64)
+        pos_v = np.arange(t_vs) * (LATENT_RATE / SEM_FPS)
         for blk in self.mm:
             a, v = blk(a, v, c_a, c, pos_a, pos_v)
         for blk in self.dit:

@@ -138,14 +138,21 @@ def _attention_reference(q, k, v, pos):
     return np.einsum("bnts,bsnd->btnd", w, v).reshape(q.shape[0], q.shape[1], -1)
 
 
-def test_attention_matches_a_plain_softmax_reference_and_rope_is_relative():
+@pytest.mark.parametrize("static_pos", [True, False], ids=["numpy-tables", "traced-pos"])
+def test_attention_matches_a_plain_softmax_reference_and_rope_is_relative(static_pos):
+    """The network passes static numpy positions (RoPE tables as constants); traced positions
+    take the in-graph path. Both must be the same attention."""
     from salsav_core.model.layers import attention
     rng = np.random.default_rng(0)
-    q, k, v = (rng.normal(size=(2, 37, 4, 16)) for _ in range(3))
+    q, k, v = (jnp.asarray(rng.normal(size=(2, 37, 4, 16)), jnp.float32) for _ in range(3))
     pos = np.concatenate([np.arange(30), 5.375 * np.arange(7)])        # audio ‖ video positions
-    got = np.asarray(attention(*(jnp.asarray(x, jnp.float32) for x in (q, k, v)), jnp.asarray(pos, jnp.float32)))
-    np.testing.assert_allclose(got, _attention_reference(q, k, v, pos), atol=2e-5)
+
+    def run(p):   # under jit, as in the network: numpy positions are constants, jax ones traced
+        if static_pos:
+            return np.asarray(jax.jit(lambda q, k, v: attention(q, k, v, p))(q, k, v))
+        return np.asarray(jax.jit(attention)(q, k, v, jnp.asarray(p, jnp.float32)))
+    got = run(pos)
+    np.testing.assert_allclose(got, _attention_reference(*(np.asarray(x) for x in (q, k, v)), pos), atol=2e-5)
     # RoPE makes attention depend only on position differences: shifting all positions is a no-op
-    shifted = np.asarray(attention(*(jnp.asarray(x, jnp.float32) for x in (q, k, v)),
-                                   jnp.asarray(pos + 11.0, jnp.float32)))
+    shifted = run(pos + 11.0)
     np.testing.assert_allclose(shifted, got, atol=2e-4)
