@@ -37,7 +37,8 @@ class MMDiTXBlock(nnx.Module):
         self.v_mlp = Mlp(hidden, mh, hidden, rngs)
 
     def __call__(self, a, v, c_a, c, pos_a, pos_v):
-        """a (B, T_a, H), v (B, T_v, H), c_a (B, T_a, H), c (B, H), pos_a (T_a,), pos_v (T_v,)."""
+        """a (B, T_a, H), v (B, T_v, H), c_a (B, T_a, H), c (B, H); pos_a (T_a,) and pos_v (T_v,)
+        are static numpy positions (RoPE tables become constants)."""
         t_a = a.shape[1]
         am = jnp.split(self.a_mod(nnx.silu(c_a)), 9 if self.self_attn else 6, axis=-1)  # (B, T_a, H) each
         vm = jnp.split(self.v_mod(nnx.silu(c))[:, None], 6, axis=-1)                      # (B, 1, H) each
