@@ -43,13 +43,11 @@ def far_onsets(scene, onsets) -> list[tuple[float, str]]:
 
 def offset_table(far: list[tuple[float, str]], n_onsets: int) -> dict:
     """Shares of all onsets by binned signed distance, and by the nearest impact's kind."""
-    ms = np.array([d for d, _ in far])
-    counts, _ = np.histogram(ms, BINS_MS)
-    labels = [f"{lo:g}..{hi:g}" for lo, hi in zip(BINS_MS[:-1], BINS_MS[1:]) if not (lo == -50)]
-    counts = [int(c) for lo, c in zip(BINS_MS[:-1], counts) if lo != -50]
+    counts = np.histogram([d for d, _ in far], BINS_MS)[0]
+    by_ms = {f"{lo:g}..{hi:g}": int(c) / n_onsets                # (-50, 50) ms holds no far onset
+             for lo, hi, c in zip(BINS_MS[:-1], BINS_MS[1:], counts) if lo != -50}
     kinds = {k: sum(1 for _, kk in far if kk == k) / n_onsets for k in sorted({k for _, k in far})}
-    return {"far_share": len(far) / n_onsets, "by_ms": dict(zip(labels, [c / n_onsets for c in counts])),
-            "by_kind": kinds}
+    return {"far_share": len(far) / n_onsets, "by_ms": by_ms, "by_kind": kinds}
 
 
 def run(pipe, scenes, frames, kw: dict, steps: int, guidance: float, offsets: bool = False) -> dict:
