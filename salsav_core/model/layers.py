@@ -62,13 +62,9 @@ def rope(x, pos, base: float = 10000.0):
     takes as constants; traced positions compute them in the graph (on the CPU that is 5x the
     time of the rotation itself: the transcendentals run per element of x)."""
     half = x.shape[-1] // 2
-    if isinstance(pos, np.ndarray):
-        ang = pos.astype(np.float64)[:, None] / base ** (np.arange(half) / half)[None]
-        cos, sin = np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
-    else:
-        freqs = 1.0 / (base ** (jnp.arange(half, dtype=jnp.float32) / half))  # (Dh/2,)
-        ang = pos.astype(jnp.float32)[:, None] * freqs[None]                  # (T, Dh/2)
-        cos, sin = jnp.cos(ang), jnp.sin(ang)                                 # broadcast over B, N
+    xp, dt = (np, np.float64) if isinstance(pos, np.ndarray) else (jnp, jnp.float32)
+    ang = pos.astype(dt)[:, None] / base ** (xp.arange(half, dtype=dt) / half)[None]  # (T, Dh/2)
+    cos, sin = xp.cos(ang).astype(np.float32), xp.sin(ang).astype(np.float32)        # over B, N
     x1, x2 = x[..., :half], x[..., half:]
     return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 
