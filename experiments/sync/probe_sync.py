@@ -34,7 +34,7 @@ def heldout_probe(model, seeds) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__)
     p.add_argument("folder", help="a sync model folder or a pipeline checkpoint")
     p.add_argument("--clips", type=int, default=160)
     p.add_argument("--world", default="default")

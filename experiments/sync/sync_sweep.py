@@ -69,7 +69,8 @@ def load_any_sync(path: str):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/sync_sweep")
     p.add_argument("--variants", default="base,dense")
     p.add_argument("--seconds", type=float, default=60.0, help="training wall time per variant")

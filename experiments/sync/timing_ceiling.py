@@ -117,7 +117,8 @@ def report_ap(scores, labels, log):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["pixels", "features"])
     p.add_argument("--sync", default="checkpoints/salsav-synthfoley", help="features: pipeline or sync folder")
     p.add_argument("--clips", type=int, default=600, help="training clips (seeds 7e6…)")

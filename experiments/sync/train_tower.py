@@ -104,16 +104,21 @@ def augmented_clip_maker(world: str, p: float = 0.8):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="motion-detonset")
     p.add_argument("--world", choices=["default", "varied", "mixed"], default="mixed")
     p.add_argument("--augment", type=float, default=0.0, help="share of clips augmented (0: none)")
     p.add_argument("--init", default=None, help="a trained sync model folder to start from")
     p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--stem-temporal", type=int, default=None,
+                   help="odd kernel: per-pixel temporal mixing in the stem (zero-initialized; "
+                        "`SyncConfig.stem_temporal`); default: the preset's")
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     cfg = dataclasses.replace(sync_preset(a.preset), world=a.world)
+    if a.stem_temporal is not None:
+        cfg = dataclasses.replace(cfg, stem_temporal=a.stem_temporal)
     init = load_sync(a.init) if a.init else None
     make_clip = augmented_clip_maker(a.world, a.augment) if a.augment > 0 else None   # None: the world's own
     _, metrics = train_sync(cfg, a.steps, a.out, seed=a.seed, init=init, make_clip=make_clip)

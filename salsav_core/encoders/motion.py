@@ -8,6 +8,8 @@ an untrained tower 0.60). This tower keeps the pixels' timing:
   through a patch embedding and a strided conv stem; space is pooled by mean and max (a small moving object is
   kept by the max); then dilated temporal convolutions over the whole clip give one feature
   per 24 FPS frame (v_syn), translation-equivariant in time: no snippets, no positions;
+  optionally (`stem_temporal`) each stem stage also mixes every pixel's features over a few
+  frames, so local motion is compared across frames before space is pooled;
 - audio: a 10 ms log-mel through 1-D convolutions, pooled onto the same 24 FPS frame grid;
 - trained with a per-frame SigLIP loss (`losses.frame_siglip_loss`): frame t of a clip is
   paired with its own audio frame t against every other frame of every clip in the batch,
@@ -81,6 +83,25 @@ class TemporalBlock(nnx.Module):
         return x + self.out(jax.nn.gelu(self.conv(self.ln(x))))
 
 
+class PixelTemporalBlock(nnx.Module):
+    """Residual temporal mixing at every pixel of a stem stage: x + W gelu(dwconv_k over time),
+    W zero-initialized (the block starts as the identity, so a trained tower can take it on).
+    The depthwise conv is applied as k shifted products in the stem's own layout (no
+    transposes); `self.conv` holds its weights as an `nnx.Conv` would."""
+
+    def __init__(self, c: int, kernel: int, rngs: nnx.Rngs):
+        self.conv = nnx.Conv(c, c, (kernel,), padding="SAME", feature_group_count=c, rngs=rngs)
+        self.out = nnx.Linear(c, c, kernel_init=nnx.initializers.zeros, rngs=rngs)
+
+    def __call__(self, h, b: int, t: int):  # (B*T, g, g, C) -> same
+        k = self.conv.kernel[...].shape[0]
+        w, r = self.conv.kernel[...][:, 0], k // 2                   # (k, C); SAME: taps -r..r
+        x = h.reshape(b, t, *h.shape[1:])
+        xp = jnp.pad(x, ((0, 0), (r, r), (0, 0), (0, 0), (0, 0)))
+        y = sum(xp[:, j:j + t] * w[j] for j in range(k)) + self.conv.bias[...]
+        return h + self.out(jax.nn.gelu(y)).reshape(h.shape)
+
+
 class MotionVideoEncoder(nnx.Module):
     def __init__(self, cfg: SyncConfig, rngs: nnx.Rngs):
         self.cfg = cfg
@@ -90,10 +111,15 @@ class MotionVideoEncoder(nnx.Module):
         self.embed = linear(p * p * 6, chans[0], rngs)        # non-overlapping p x p patches
         self.stem = nnx.List([nnx.Conv(a, b, (3, 3), strides=(2, 2), padding="SAME", rngs=rngs)
                               for a, b in zip(chans[:-1], chans[1:])])
+        self.mix = nnx.List([PixelTemporalBlock(c, cfg.stem_temporal, rngs) for c in chans]
+                            if cfg.stem_temporal else [])
         self.proj = linear(2 * chans[-1], cfg.dim, rngs)
         self.temporal = nnx.List([TemporalBlock(cfg.dim, cfg.temporal_kernel, d, rngs)
                                   for d in cfg.temporal_dilations])
         self.ln = nnx.LayerNorm(cfg.dim, rngs=rngs)
+
+    def mixed(self, stage: int, h, b: int, t: int):  # stem stage output, with `stem_temporal`'s mixing
+        return self.mix[stage](h, b, t) if self.mix else h
 
     def __call__(self, x):  # (B, T, S, S, 3) float in [-1, 1] -> (B, T, d)
         b, t, s = x.shape[:3]
@@ -102,9 +128,9 @@ class MotionVideoEncoder(nnx.Module):
         diff = jnp.concatenate([jnp.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], axis=1)
         h = jnp.concatenate([x, diff * 2.0], axis=-1)                              # (B, T, S, S, 6)
         h = h.reshape(b * t, g, p, g, p, 6).transpose(0, 1, 3, 2, 4, 5).reshape(b * t, g, g, -1)
-        h = jax.nn.gelu(self.embed(h))                                             # (B*T, g, g, C0)
-        for conv in self.stem:
-            h = jax.nn.gelu(conv(h))
+        h = self.mixed(0, jax.nn.gelu(self.embed(h)), b, t)                       # (B*T, g, g, C0)
+        for i, conv in enumerate(self.stem, 1):
+            h = self.mixed(i, jax.nn.gelu(conv(h)), b, t)
         h = jnp.concatenate([h.mean(axis=(1, 2)), h.max(axis=(1, 2))], axis=-1)    # (B*T, 2C)
         h = self.proj(h).reshape(b, t, -1)
         for block in self.temporal:

@@ -64,6 +64,9 @@ class SyncConfig(DictConfig):
     conv_widths: tuple = (16, 32, 64, 128)   # strided 3x3 conv stem, one stride-2 layer each
     temporal_kernel: int = 5
     temporal_dilations: tuple = (1, 2, 4, 8)
+    stem_temporal: int = 0       # > 0: after each stem stage, a residual depthwise temporal conv of
+                                 # this kernel at every pixel (zero-initialized output), so local
+                                 # motion is compared across frames before space is pooled
     world: str = "default"       # SynthFoley training world: "default", "varied" or "mixed" (half each)
     crop_seconds: float = 0.0    # train on random crops of this length (0: whole clips); a
                                  # multiple of 0.25 s keeps frames and 10 ms mel frames aligned
@@ -93,6 +96,8 @@ class SyncConfig(DictConfig):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.tower not in ("vit", "motion"):
             raise ValueError(f"unknown sync tower {self.tower!r}; choose 'vit' or 'motion'")
+        if self.stem_temporal < 0 or (self.stem_temporal and self.stem_temporal % 2 == 0):
+            raise ValueError(f"stem_temporal must be 0 or an odd kernel size, got {self.stem_temporal}")
         if self.onset_target not in ("peaks", "detector"):
             raise ValueError(f"unknown onset target {self.onset_target!r}; choose 'peaks' or 'detector'")
 

@@ -1,6 +1,7 @@
 """The motion sync tower: per-frame features from whole clips, chunking, the per-frame loss."""
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -163,3 +164,34 @@ def test_detector_onset_term_trains(tmp_path):
     model, m = train_sync(cfg, 20, str(tmp_path / "det"), progress=False, log_every=5)
     assert np.isfinite(m["losses"]).all() and np.mean(m["losses"][-5:]) < np.mean(m["losses"][:5])
     assert load_sync(str(tmp_path / "det")).cfg.onset_target == "detector"
+
+
+def test_stem_temporal_mixing_starts_as_the_identity_and_keeps_time_equivariance(tiny, clip3):
+    """`stem_temporal`: a tower trained without it takes it on unchanged (zero-initialized
+    output), and once its weights move the features still follow time shifts and change."""
+    cfg = dataclasses.replace(tiny.cfg, stem_temporal=3)
+    mixed = MotionSyncModel(cfg, nnx.Rngs(1))
+    nnx.update(mixed, jax.tree_util.tree_map(jnp.copy, nnx.state(tiny, nnx.Param)))
+    frames = clip3.frames[:40]
+    np.testing.assert_array_equal(mixed.video_features(frames), tiny.video_features(frames))
+    for block in mixed.video.mix:
+        block.out.kernel[...] = 0.3 * jax.random.normal(jax.random.key(2), block.out.kernel[...].shape)
+    a = mixed.video_features(frames)
+    assert np.abs(a - tiny.video_features(frames)).max() > 1e-3
+    k = 5
+    b = mixed.video_features(clip3.frames[k:40])
+    np.testing.assert_allclose(a[k + 12:28], b[12:28 - k], rtol=2e-4, atol=2e-4)
+    with pytest.raises(ValueError, match="stem_temporal"):
+        SyncConfig(tower="motion", stem_temporal=2)
+
+
+def test_pixel_temporal_block_is_a_depthwise_conv_over_time_at_every_pixel():
+    """The block's shifted products equal its `nnx.Conv` run over each pixel's time series."""
+    from salsav_core.encoders.motion import PixelTemporalBlock
+    b, t, g, c = 2, 9, 4, 6
+    blk = PixelTemporalBlock(c, 5, nnx.Rngs(3))
+    blk.out.kernel[...] = jax.random.normal(jax.random.key(4), (c, c))
+    h = jax.random.normal(jax.random.key(5), (b * t, g, g, c))
+    series = h.reshape(b, t, g * g, c).transpose(0, 2, 1, 3).reshape(b * g * g, t, c)
+    ref = blk.out(jax.nn.gelu(blk.conv(series))).reshape(b, g * g, t, c).transpose(0, 2, 1, 3)
+    np.testing.assert_allclose(blk(h, b, t), h + ref.reshape(h.shape), rtol=1e-5, atol=1e-5)
