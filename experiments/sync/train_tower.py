@@ -14,6 +14,9 @@ so the labels stay exact.
     # the varied-only tower of the README
     python experiments/sync/train_tower.py --world varied \
         --init experiments/sync/candidates/motion-detonset-4800 --steps 1200 --out runs/sync_varied
+    # candidates/motion-stemtime (per-pixel temporal mixing in the stem)
+    python experiments/sync/train_tower.py --augment 0.8 --stem-temporal 3 --seed 10 \
+        --init experiments/sync/candidates/motion-augment --steps 2400 --out runs/sync_st3
     python experiments/sync/probe_sync.py runs/sync_augment --clips 192 --world heldout
 """
 from __future__ import annotations
@@ -104,7 +107,8 @@ def augmented_clip_maker(world: str, p: float = 0.8):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="motion-detonset")
     p.add_argument("--world", choices=["default", "varied", "mixed"], default="mixed")
     p.add_argument("--augment", type=float, default=0.0, help="share of clips augmented (0: none)")
@@ -116,9 +120,9 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    cfg = dataclasses.replace(sync_preset(a.preset), world=a.world)
-    if a.stem_temporal is not None:
-        cfg = dataclasses.replace(cfg, stem_temporal=a.stem_temporal)
+    cfg = sync_preset(a.preset)
+    cfg = dataclasses.replace(cfg, world=a.world, stem_temporal=(
+        cfg.stem_temporal if a.stem_temporal is None else a.stem_temporal))
     init = load_sync(a.init) if a.init else None
     make_clip = augmented_clip_maker(a.world, a.augment) if a.augment > 0 else None   # None: the world's own
     _, metrics = train_sync(cfg, a.steps, a.out, seed=a.seed, init=init, make_clip=make_clip)

@@ -9,7 +9,7 @@ from flax import nnx
 
 from salsav_core import metrics
 from salsav_core.encoders.losses import frame_siglip_loss
-from salsav_core.encoders.motion import MotionSyncModel, frame_pool, mel_frames_for
+from salsav_core.encoders.motion import MotionSyncModel, PixelTemporalBlock, frame_pool, mel_frames_for
 from salsav_core.encoders.presets import SyncConfig, sync_preset
 from salsav_core.encoders.pretrained import load_sync, make_sync
 from salsav_core.encoders.sync import SyncModel
@@ -187,7 +187,6 @@ def test_stem_temporal_mixing_starts_as_the_identity_and_keeps_time_equivariance
 
 def test_pixel_temporal_block_is_a_depthwise_conv_over_time_at_every_pixel():
     """The block's shifted products equal its `nnx.Conv` run over each pixel's time series."""
-    from salsav_core.encoders.motion import PixelTemporalBlock
     b, t, g, c = 2, 9, 4, 6
     blk = PixelTemporalBlock(c, 5, nnx.Rngs(3))
     blk.out.kernel[...] = jax.random.normal(jax.random.key(4), (c, c))
