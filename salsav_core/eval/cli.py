@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import sampler
+from ..data.synthfoley import make_clip
 from ..pipeline import DEFAULT_CHECKPOINT, Pipeline
 from .config import SECTIONS, EvalConfig, EvalError
 from .generation import log
@@ -84,6 +85,12 @@ def _jsonable(x):
     return x
 
 
+def _synthfoley_sound(seed0: int):
+    """(i, duration) → the true audio of SynthFoley test clip seed0 + i: the held-out
+    section's training-world SWSD reference."""
+    return lambda i, duration: make_clip(seed0 + i, duration).audio
+
+
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     try:
@@ -105,7 +112,8 @@ def main(argv=None) -> int:
             ev = run_eval(pipe, cfg, checkpoint=str(ckpt), baseline=baseline,
                           baseline_name=str(a.baseline or ""))
         if hcfg is not None:
-            ev["heldout"] = heldout.eval_heldout(pipe, hcfg, baseline=baseline)
+            ev["heldout"] = heldout.eval_heldout(pipe, hcfg, baseline=baseline,
+                                                 training_sound=_synthfoley_sound(cfg.seed0))
             ev["meta"]["wall_seconds"] += ev["heldout"]["meta"]["wall_seconds"]
         ev = _jsonable(ev)
     except EvalError as e:

@@ -126,6 +126,10 @@ def test_eval_world_heldout_section(heldout_run):
         lo, hi = h[row]["ci95"]["sync_recall_50ms"]
         assert lo <= h[row]["sync_recall_50ms"] <= hi
     assert "1 steps vs mismatched" in h["paired"]
+    # SWSD references: this world's own sound (wrong timing) sits far closer than SynthFoley's
+    refs = h["swsd_references"]
+    assert 0 < refs["next scene's sound"] < refs["training world's sound"]
+    assert "references: next scene's sound" in text
     assert "Held-out world (3 x 2.0 s scenes, 1 steps" in text and "control: mismatched" in text
 
 

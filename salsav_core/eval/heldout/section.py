@@ -102,9 +102,25 @@ def _pool(records, true_waves=None, gen_waves=None) -> dict:
         return aggregate(records, true_waves, gen_waves)
 
 
-def eval_heldout(pipe, hc: HeldoutConfig, rng=None, baseline=None) -> dict:
+def swsd_references(scenes, training_sound=None) -> dict:
+    """Held-out SWSD of references that know nothing of a model: the next scene's true audio
+    (this world's own sound, unrelated timing) and, given `training_sound(i, duration)` (a
+    training-world clip's true audio; the eval passes SynthFoley test clips, which this package
+    may not import), what a perfect generator of that world would score. SWSD compares spectral
+    shapes, so the gap between the two is the share of a model's SWSD its sound palette sets."""
+    n = len(scenes)
+    out = {"next scene's sound": float(np.mean(
+        [metrics.swsd(s.audio, scenes[(i + 1) % n].audio, SR) for i, s in enumerate(scenes)]))}
+    if training_sound is not None:
+        out["training world's sound"] = float(np.mean(
+            [metrics.swsd(s.audio, training_sound(i, s.duration), SR) for i, s in enumerate(scenes)]))
+    return out
+
+
+def eval_heldout(pipe, hc: HeldoutConfig, rng=None, baseline=None, training_sound=None) -> dict:
     """Model, mismatched-control and true-audio rows on hc.clips held-out scenes; with a
-    `baseline` pipeline also its rows on the same scenes and noise, paired against the model."""
+    `baseline` pipeline also its rows on the same scenes and noise, paired against the model;
+    and the SWSD references (`swsd_references`)."""
     hc.check()
     rng = np.random.default_rng(0) if rng is None else rng
     t_all = time.perf_counter()
@@ -124,6 +140,7 @@ def eval_heldout(pipe, hc: HeldoutConfig, rng=None, baseline=None) -> dict:
         out["baseline"].update(steps=hc.steps, sample_seconds_per_clip=b_sec)
         out["baseline_mismatched"] = _pool(b_mism)
         out["paired"][f"{hc.steps} steps vs baseline"] = paired_change(own, b_own)
+    out["swsd_references"] = swsd_references(scenes, training_sound)
     out["meta"] = {"config": asdict(hc), "seeds": [hc.seed0 + i for i in range(hc.clips)],
                    "world": f"salsav_core.eval.heldout: {WIDTH}x{HEIGHT} at {FPS} fps, H.264, "
                             "read by video_io.read_streams",
@@ -179,6 +196,12 @@ def format_heldout(block: dict) -> str:
         lines.append(f"{name:<26} {cell('sync_recall_50ms')} {cell('sync_precision_50ms')} "
                      f"{num('sync_recall_25ms', '.3f'):>8} {num('sync_median_ms', '.1f'):>8} "
                      f"{num('onsets_per_event', '.2f'):>8}")
+    refs = block.get("swsd_references")
+    if refs:
+        got = [f"{n} {block[k]['swsd']:.4f}" for n, k in (("model", "model"), ("baseline", "baseline"))
+               if isinstance(block.get(k, {}).get("swsd"), float)]
+        lines.append(f"SWSD: {', '.join(got)}; references: "
+                     + ", ".join(f"{k} {v:.4f}" for k, v in refs.items()))
     r = block.get("recall_ratio_vs_mismatched")
     if isinstance(r, (int, float)) and r == r:
         lines.append(f"R@50 model / mismatched: {r:.2f}x")
