@@ -4,7 +4,8 @@
 - `detect_onsets` + `sync_scores`: audio onsets against known event times (recall,
   precision, timing error), the sync measure for procedural data; `merge_events` groups
   events closer than the detector's resolution into one audible onset.
-- `silence_kept`: does the audio stay quiet over visible-but-soundless spans.
+- `silence_kept`: does the audio stay quiet over visible-but-soundless spans;
+  `background_db`: how far below its loudest moments a clip's typical frame sits.
 - `spectral_convergence`, `mel_stat_distance` (Fréchet distance of log-mel frame
   statistics: a cheap distribution distance, *not* FAD, which needs a trained embedding).
 """
@@ -233,6 +234,21 @@ def silence_kept(wave: np.ndarray, sr: int, spans, threshold_db: float = -30.0,
         seg = rms[max(a, 0):min(max(b, a + 1), n)]
         kept += bool(len(seg) == 0 or seg.max() < limit)
     return kept / len(spans)
+
+
+def background_db(wave: np.ndarray, sr: int, frame_s: float = 0.01, floor_db: float = -120.0) -> float:
+    """The median `frame_s` RMS frame relative to the loudest, in dB (≤ 0; floor_db for an
+    all-silent clip). Sparse impacts over a faint floor sit near −40..−60 dB; a steady bed of
+    ambience or drone under them lifts it toward 0."""
+    x = _as_mono(wave)
+    fl = max(int(round(frame_s * sr)), 1)
+    n = len(x) // fl
+    if n == 0:
+        return floor_db
+    rms = np.sqrt((x[:n * fl].astype(np.float64).reshape(n, fl) ** 2).mean(axis=1))
+    if rms.max() <= 0:
+        return floor_db
+    return float(max(20 * np.log10(max(np.median(rms), 1e-300) / rms.max()), floor_db))
 
 
 def spectral_convergence(ref_mag: np.ndarray, est_mag: np.ndarray) -> float:

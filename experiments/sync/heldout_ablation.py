@@ -1,7 +1,8 @@
 """Which visual stream fires the extra onsets on the held-out world? Runs `salsav eval
 --world heldout`'s scenes (same seeds, noise, steps and scoring) with the conditional branch's
 semantic or sync features replaced by their learned null embeddings, as the SynthFoley test's
-ablations do, and prints R@50, P@50 and onsets per event per checkpoint and ablation.
+ablations do, and prints R@50, P@50, onsets per event, SWSD and the background level
+(`metrics.background_db`) per checkpoint and ablation.
 `--offsets` adds, for the full conditions, where the onsets more than 50 ms from every impact
 lie: their signed distance to the nearest impact (onset minus impact), binned, and its kind.
 
@@ -52,17 +53,18 @@ def offset_table(far: list[tuple[float, str]], n_onsets: int) -> dict:
 
 def run(pipe, scenes, frames, kw: dict, steps: int, guidance: float, offsets: bool = False) -> dict:
     rng = np.random.default_rng(0)
-    recs, far, n_on = [], [], 0
+    recs, far, n_on, level = [], [], 0, []
     for i, (s, fr) in enumerate(zip(scenes, frames)):
         cond = replace(pipe.conditions_from_frames(*fr, ""), **kw)
         wave = decode(pipe, pipe.sample(cond, s.duration, steps, guidance, seed=i), s.duration)
         on = metrics.detect_onsets(wave, SR)
         recs.append(score_scene(s, wave, on, rng, 20))
+        level.append(metrics.background_db(wave, SR))
         far += far_onsets(s, on) if offsets else []
         n_on += len(on)
     agg = aggregate(recs)
-    keys = ("sync_recall_50ms", "sync_precision_50ms", "onsets_per_event", "chance_recall_50ms")
-    out = {k: float(agg[k]) for k in keys}
+    keys = ("sync_recall_50ms", "sync_precision_50ms", "onsets_per_event", "chance_recall_50ms", "swsd")
+    out = {k: float(agg[k]) for k in keys} | {"background_db": float(np.mean(level))}
     return out | ({"far_onsets": offset_table(far, n_on)} if offsets else {})
 
 
@@ -95,7 +97,8 @@ def main(argv=None):
             out[f"{ck} {name}"] = r
             print(f"{ck:40s} {name:12s} R@50 {r['sync_recall_50ms']:.3f} "
                   f"P@50 {r['sync_precision_50ms']:.3f} onsets/event {r['onsets_per_event']:.2f} "
-                  f"chance R@50 {r['chance_recall_50ms']:.3f}", flush=True)
+                  f"chance R@50 {r['chance_recall_50ms']:.3f} SWSD {r['swsd']:.4f} "
+                  f"background {r['background_db']:.1f} dB", flush=True)
             if "far_onsets" in r:
                 print(f"  far onsets: {json.dumps(r['far_onsets'])}", flush=True)
     if a.out:

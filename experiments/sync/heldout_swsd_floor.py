@@ -10,7 +10,7 @@ generator:
   (what a perfect SynthFoley generator would score here);
 
 and, per `--checkpoints`, the generated audio's SWSD with its background level: the median
-frame level below the clip's loudest frame (dB; the held-out floor sits near -50 dB).
+frame level below the clip's loudest frame (`metrics.background_db`).
 
     python experiments/sync/heldout_swsd_floor.py --clips 64 \
         --checkpoints checkpoints/salsav-synthfoley runs/gen_stemtime2/gen/pipeline
@@ -32,13 +32,6 @@ from salsav_core.eval.heldout.section import swsd_references
 from salsav_core.eval.heldout.video import model_frames
 from salsav_core.eval.scoring import SR
 from salsav_core.pipeline import Pipeline
-
-
-def background_db(wave: np.ndarray, hop: int = 441) -> float:
-    """Median 10 ms frame RMS relative to the loudest frame, in dB."""
-    n = len(wave) // hop
-    rms = np.sqrt(np.mean(wave[:n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)) + 1e-9
-    return float(20 * np.log10(np.median(rms) / rms.max()))
 
 
 def summary(values) -> dict:
@@ -65,9 +58,9 @@ def main() -> None:
     coded = [np.pad(w := codec.decode(codec.encode(f, SR)), (0, max(n - len(w), 0)))[:n] for f in foley]
     refs = swsd_references(scenes, lambda i, d: foley[i])      # the eval's two references
     rows = {"SynthFoley sound through codec": [metrics.swsd(s.audio, f, SR) for s, f in zip(scenes, coded)]}
-    level = {"held-out true audio": [background_db(s.audio) for s in scenes],
-             "SynthFoley true audio": [background_db(f) for f in foley],
-             "SynthFoley through codec": [background_db(f) for f in coded]}
+    level = {"held-out true audio": [metrics.background_db(s.audio, SR) for s in scenes],
+             "SynthFoley true audio": [metrics.background_db(f, SR) for f in foley],
+             "SynthFoley through codec": [metrics.background_db(f, SR) for f in coded]}
     for ck in a.checkpoints:
         pipe = Pipeline.from_pretrained(ck)
         sizes = (pipe.semantic.cfg.image_size, pipe.sync.cfg.image_size)
@@ -77,7 +70,7 @@ def main() -> None:
             waves.append(decode(pipe, pipe.sample(cond, s.duration, a.steps, a.guidance, seed=i),
                                 s.duration))
         rows[f"generated: {ck}"] = [metrics.swsd(s.audio, w, SR) for s, w in zip(scenes, waves)]
-        level[f"generated: {ck}"] = [background_db(w) for w in waves]
+        level[f"generated: {ck}"] = [metrics.background_db(w, SR) for w in waves]
     out = {"config": vars(a), "swsd_references": refs, "swsd": {k: summary(v) for k, v in rows.items()},
            "background_db": {k: summary(v) for k, v in level.items()}}
     for k, v in refs.items():

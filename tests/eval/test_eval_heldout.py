@@ -130,6 +130,9 @@ def test_eval_world_heldout_section(heldout_run):
     refs = h["swsd_references"]
     assert 0 < refs["next scene's sound"] < refs["training world's sound"]
     assert "references: next scene's sound" in text
+    # the scenes' own sound: sparse impacts over a faint noise floor, far below the peaks
+    assert -70 < h["true_audio"]["background_db"] < -25 and h["model"]["background_db"] <= 0
+    assert "background, median frame below the loudest (dB): model" in text
     assert "Held-out world (3 x 2.0 s scenes, 1 steps" in text and "control: mismatched" in text
 
 

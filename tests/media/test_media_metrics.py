@@ -104,6 +104,19 @@ def test_silence_kept():
     assert np.isnan(metrics.silence_kept(w, SR, []))
 
 
+def test_background_db():
+    w = clack_train([0.2, 1.5], duration=2.0)
+    sparse = metrics.background_db(w, SR)
+    assert sparse < -60                                     # two clacks over silence
+    fl = SR // 100                                          # the loudest 10 ms frame's RMS
+    top = np.sqrt((w[:len(w) // fl * fl].reshape(-1, fl) ** 2).mean(axis=1)).max()
+    bed = w + top * 10 ** (-30 / 20) * np.random.default_rng(0).standard_normal(len(w))
+    assert -31 < metrics.background_db(bed, SR) < -29       # a noise bed 30 dB below it
+    assert metrics.background_db(3.0 * bed, SR) == pytest.approx(metrics.background_db(bed, SR))
+    assert metrics.background_db(np.zeros(SR), SR) == -120.0
+    assert metrics.background_db(np.zeros(10), SR) == -120.0
+
+
 def test_spectral_convergence_and_mel_stats(audio_set):
     rng = np.random.default_rng(0)
     a = np.abs(rng.standard_normal((20, 9)))

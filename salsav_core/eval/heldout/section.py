@@ -96,6 +96,11 @@ def score_scene(scene, wave, onsets, rng, chance_shifts: int, against=None) -> d
                          chance_shifts, False, None, _kinds(against))
 
 
+def _background(waves) -> float:
+    """Mean `metrics.background_db`: how loud the bed under the impacts is."""
+    return float(np.mean([metrics.background_db(w, SR) for w in waves]))
+
+
 def _pool(records, true_waves=None, gen_waves=None) -> dict:
     with warnings.catch_warnings():      # rows without SWSD (NaN) are not a problem
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -130,14 +135,16 @@ def eval_heldout(pipe, hc: HeldoutConfig, rng=None, baseline=None, training_soun
     true = [score_segment(s.audio, s.audio, _times(s), _true_onsets(s), [], 0.0, s.duration, rng,
                           hc.chance_shifts, False, _true_onsets(s), _kinds(s)) for s in scenes]
     out = {"model": _pool(own, audio, gens), "mismatched": _pool(mism), "true_audio": _pool(true)}
-    out["model"].update(steps=hc.steps, sample_seconds_per_clip=per_clip)
+    out["model"].update(steps=hc.steps, sample_seconds_per_clip=per_clip, background_db=_background(gens))
+    out["true_audio"]["background_db"] = _background(audio)
     out["recall_ratio_vs_mismatched"] = ratio(out["model"]["sync_recall_50ms"],
                                               out["mismatched"]["sync_recall_50ms"])
     out["paired"] = {f"{hc.steps} steps vs mismatched": paired_change(own, mism)}
     if baseline is not None:
         b_own, b_mism, b_gens, b_sec = _run(baseline, scenes, hc, rng)
         out["baseline"] = _pool(b_own, audio, b_gens)
-        out["baseline"].update(steps=hc.steps, sample_seconds_per_clip=b_sec)
+        out["baseline"].update(steps=hc.steps, sample_seconds_per_clip=b_sec,
+                               background_db=_background(b_gens))
         out["baseline_mismatched"] = _pool(b_mism)
         out["paired"][f"{hc.steps} steps vs baseline"] = paired_change(own, b_own)
     out["swsd_references"] = swsd_references(scenes, training_sound)
@@ -202,6 +209,11 @@ def format_heldout(block: dict) -> str:
                if isinstance(block.get(k, {}).get("swsd"), float)]
         lines.append(f"SWSD: {', '.join(got)}; references: "
                      + ", ".join(f"{k} {v:.4f}" for k, v in refs.items()))
+    bg = [f"{n} {block[k]['background_db']:.1f}" for n, k in
+          (("model", "model"), ("baseline", "baseline"), ("true audio", "true_audio"))
+          if isinstance(block.get(k, {}).get("background_db"), float)]
+    if bg:
+        lines.append(f"background, median frame below the loudest (dB): {', '.join(bg)}")
     r = block.get("recall_ratio_vs_mismatched")
     if isinstance(r, (int, float)) and r == r:
         lines.append(f"R@50 model / mismatched: {r:.2f}x")

@@ -1,0 +1,89 @@
+"""What in a held-out picture makes a generator fill it with loud background sound? The
+generator fine-tuned on `candidates/motion-stemtime-4800` puts its median frame 31.6 dB below
+its loudest on the held-out scenes, the bundle 49.1 dB (`heldout_ablation.py`: without sync
+features both go to -26..-28 dB). This generates each scene's audio from altered pictures and
+prints the background level (`metrics.background_db`) per checkpoint and variant:
+
+- eval: the eval's own path (H.264 at crf 20, read back by the product's reader);
+- lossless: the same at crf 0 (is it compression flicker?);
+- still: every frame the scene's temporal median (the backdrop, nothing moves);
+- synthfoley: SynthFoley test clips of the classic world (the familiar look), for scale.
+
+    python experiments/sync/heldout_background.py --clips 24 \
+        --checkpoints checkpoints/salsav-synthfoley runs/gen_stemtime2/gen/pipeline
+
+A diagnosis only: nothing trains on these scenes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from dataclasses import replace
+
+import numpy as np
+
+from salsav_core import metrics, video_io
+from salsav_core.config import SEM_FPS, SYNC_FPS
+from salsav_core.data.synthfoley import HELDOUT_SEED0, make_clip
+from salsav_core.eval.generation import decode
+from salsav_core.eval.heldout.scene import make_scene
+from salsav_core.eval.heldout.video import write_mp4
+from salsav_core.eval.scoring import SR
+from salsav_core.pipeline import Pipeline
+
+
+def read_back(scene, sizes, crf: int):
+    with tempfile.TemporaryDirectory() as d:
+        path = write_mp4(scene, os.path.join(d, "scene.mp4"), crf=crf)
+        return video_io.read_streams(path, [(SEM_FPS, sizes[0]), (SYNC_FPS, sizes[1])],
+                                     duration=scene.duration)
+
+
+def still(scene):
+    bg = np.median(scene.frames, axis=0).astype(np.uint8)
+    return replace(scene, frames=np.repeat(bg[None], len(scene.frames), axis=0))
+
+
+def variants(scenes, sizes, clips):
+    """name → [(8 FPS frames, 24 FPS frames, duration)]."""
+    step = SYNC_FPS // SEM_FPS
+    return {
+        "eval": [(*read_back(s, sizes, 20), s.duration) for s in scenes],
+        "lossless": [(*read_back(s, sizes, 0), s.duration) for s in scenes],
+        "still": [(*read_back(still(s), sizes, 20), s.duration) for s in scenes],
+        "synthfoley": [(c.frames[::step], c.frames, c.duration) for c in clips],
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p.add_argument("--clips", type=int, default=24)
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--guidance", type=float, default=4.0)
+    p.add_argument("--checkpoints", nargs="+", required=True)
+    p.add_argument("--out", default=None)
+    a = p.parse_args()
+    scenes = [make_scene(i, 5.0) for i in range(a.clips)]
+    clips = [make_clip(HELDOUT_SEED0 + i, 5.0, world="default") for i in range(a.clips)]
+    out = {"config": vars(a), "rows": {}}
+    for ck in a.checkpoints:
+        pipe = Pipeline.from_pretrained(ck)
+        sizes = (pipe.semantic.cfg.image_size, pipe.sync.cfg.image_size)
+        for name, items in variants(scenes, sizes, clips).items():
+            level = []
+            for i, (f8, f24, dur) in enumerate(items):
+                cond = pipe.conditions_from_frames(f8, f24, "")
+                wave = decode(pipe, pipe.sample(cond, dur, a.steps, a.guidance, seed=i), dur)
+                level.append(metrics.background_db(wave, SR))
+            out["rows"][f"{ck} {name}"] = float(np.mean(level))
+            print(f"{ck:40s} {name:11s} background {np.mean(level):6.1f} dB "
+                  f"± {np.std(level, ddof=1) / np.sqrt(len(level)):.1f}", flush=True)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
