@@ -7,6 +7,8 @@ prints the background level (`metrics.background_db`) per checkpoint and variant
 - eval: the eval's own path (H.264 at crf 20, read back by the product's reader);
 - lossless: the same at crf 0 (is it compression flicker?);
 - still: every frame the scene's temporal median (the backdrop, nothing moves);
+- native24: the scene drawn at 24 fps, the sync rate (no 30 -> 24 fps frame drops: is it the
+  judder of the resampled motion?);
 - synthfoley: SynthFoley test clips of the classic world (the familiar look), for scale.
 
     python experiments/sync/heldout_background.py --clips 24 \
@@ -28,6 +30,7 @@ from salsav_core import metrics, video_io
 from salsav_core.config import SEM_FPS, SYNC_FPS
 from salsav_core.data.synthfoley import HELDOUT_SEED0, make_clip
 from salsav_core.eval.generation import decode
+from salsav_core.eval.heldout import scene as heldout_scene
 from salsav_core.eval.heldout.scene import make_scene
 from salsav_core.eval.heldout.video import write_mp4
 from salsav_core.eval.scoring import SR
@@ -46,15 +49,26 @@ def still(scene):
     return replace(scene, frames=np.repeat(bg[None], len(scene.frames), axis=0))
 
 
-def variants(scenes, sizes, clips):
-    """name → [(8 FPS frames, 24 FPS frames, duration)]."""
+def native24(seed: int):
+    """The same scene (plan, sound, impacts) drawn at 24 fps."""
+    fps, heldout_scene.FPS = heldout_scene.FPS, SYNC_FPS
+    try:
+        return replace(make_scene(seed, 5.0), fps=SYNC_FPS)
+    finally:
+        heldout_scene.FPS = fps
+
+
+def variants(scenes, sizes, clips, only=None):
+    """name → [(8 FPS frames, 24 FPS frames, duration)]; only: the names to build."""
     step = SYNC_FPS // SEM_FPS
-    return {
-        "eval": [(*read_back(s, sizes, 20), s.duration) for s in scenes],
-        "lossless": [(*read_back(s, sizes, 0), s.duration) for s in scenes],
-        "still": [(*read_back(still(s), sizes, 20), s.duration) for s in scenes],
-        "synthfoley": [(c.frames[::step], c.frames, c.duration) for c in clips],
+    build = {
+        "eval": lambda: [(*read_back(s, sizes, 20), s.duration) for s in scenes],
+        "lossless": lambda: [(*read_back(s, sizes, 0), s.duration) for s in scenes],
+        "still": lambda: [(*read_back(still(s), sizes, 20), s.duration) for s in scenes],
+        "native24": lambda: [(*read_back(native24(s.seed), sizes, 20), s.duration) for s in scenes],
+        "synthfoley": lambda: [(c.frames[::step], c.frames, c.duration) for c in clips],
     }
+    return {k: f() for k, f in build.items() if only is None or k in only}
 
 
 def main() -> None:
@@ -63,6 +77,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--guidance", type=float, default=4.0)
     p.add_argument("--checkpoints", nargs="+", required=True)
+    p.add_argument("--variants", nargs="+", default=None, help="a subset of the variants")
     p.add_argument("--out", default=None)
     a = p.parse_args()
     scenes = [make_scene(i, 5.0) for i in range(a.clips)]
@@ -71,7 +86,7 @@ def main() -> None:
     for ck in a.checkpoints:
         pipe = Pipeline.from_pretrained(ck)
         sizes = (pipe.semantic.cfg.image_size, pipe.sync.cfg.image_size)
-        for name, items in variants(scenes, sizes, clips).items():
+        for name, items in variants(scenes, sizes, clips, a.variants).items():
             level = []
             for i, (f8, f24, dur) in enumerate(items):
                 cond = pipe.conditions_from_frames(f8, f24, "")
