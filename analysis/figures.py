@@ -34,14 +34,16 @@ STEP_METRICS = (("sync_recall_50ms", "R@50 (recall within ±50 ms)"),
                 ("sync_precision_50ms", "P@50 (precision within ±50 ms)"),
                 ("swsd", "SWSD (lower is better)"))
 HISTORY_ORDER = ("history.json", "history_finetune.json", "history_gpu_finetune.json",
-                 "history_gpu_finetune2.json", "history_gpu_motion_flux.json", "history_stage8.json")
+                 "history_gpu_finetune2.json", "history_gpu_motion_flux.json", "history_stage8.json",
+                 "history_stage9.json")
 # the bundled checkpoint's stages (experiments/bundle-training/README.md; the bundle's generator
 # since stage 8 is a new one, and stages 1-7's files moved to experiments/bundle-training/stages-1-7/)
 STAGE_TITLES = {"history.json": "stage 1, GPU (2nd run)", "history_finetune.json": "stage 2, CPU fine-tune",
                 "history_gpu_finetune.json": "stage 4, GPU fine-tune",
                 "history_gpu_finetune2.json": "stage 6, GPU fine-tune",
                 "history_gpu_motion_flux.json": "stage 7, GPU, motion sync tower",
-                "history_stage8.json": "stage 8, GPU, 2.2 M plain flow"}
+                "history_stage8.json": "stage 8, GPU, 2.2 M plain flow",
+                "history_stage9.json": "stage 9, CPU fine-tune"}
 
 
 def locate(name: str, checkpoint: str | Path | None = None, experiments: str | Path = "experiments",
