@@ -210,6 +210,14 @@ def sync_scores(true_times, onset_times, tol: float = 0.05) -> dict:
 
 # ----------------------------------------------------------------------------- levels
 
+def _frame_rms(wave: np.ndarray, sr: int, frame_s: float) -> np.ndarray:
+    """RMS of consecutive `frame_s` frames of the mono signal (a partial last frame dropped)."""
+    x = _as_mono(wave)
+    fl = max(int(round(frame_s * sr)), 1)
+    n = len(x) // fl
+    return np.sqrt((x[:n * fl].reshape(n, fl) ** 2).mean(axis=1))
+
+
 def silence_kept(wave: np.ndarray, sr: int, spans, threshold_db: float = -30.0,
                  frame_s: float = 0.02) -> float:
     """Fraction of `spans` [(start, end) s] whose loudest `frame_s` RMS frame stays
@@ -218,12 +226,10 @@ def silence_kept(wave: np.ndarray, sr: int, spans, threshold_db: float = -30.0,
     spans = list(spans)
     if not spans:
         return float("nan")
-    x = _as_mono(wave)
-    fl = max(int(round(frame_s * sr)), 1)
-    n = len(x) // fl
+    rms = _frame_rms(wave, sr, frame_s)                                 # (n,)
+    n, fl = len(rms), max(int(round(frame_s * sr)), 1)
     if n == 0:
         return 1.0
-    rms = np.sqrt((x[:n * fl].reshape(n, fl) ** 2).mean(axis=1))       # (n,)
     top = rms.max()
     if top <= 0:
         return 1.0
@@ -240,13 +246,8 @@ def background_db(wave: np.ndarray, sr: int, frame_s: float = 0.01, floor_db: fl
     """The median `frame_s` RMS frame relative to the loudest, in dB (≤ 0; floor_db for an
     all-silent clip). Sparse impacts over a faint floor sit near −40..−60 dB; a steady bed of
     ambience or drone under them lifts it toward 0."""
-    x = _as_mono(wave)
-    fl = max(int(round(frame_s * sr)), 1)
-    n = len(x) // fl
-    if n == 0:
-        return floor_db
-    rms = np.sqrt((x[:n * fl].astype(np.float64).reshape(n, fl) ** 2).mean(axis=1))
-    if rms.max() <= 0:
+    rms = _frame_rms(wave, sr, frame_s)
+    if len(rms) == 0 or rms.max() <= 0:
         return floor_db
     return float(max(20 * np.log10(max(np.median(rms), 1e-300) / rms.max()), floor_db))
 

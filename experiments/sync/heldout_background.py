@@ -1,4 +1,5 @@
-"""What in a held-out picture makes a generator fill it with loud background sound? The
+"""What in a held-out picture makes a generator fill the gaps between impacts with sound (it
+turned out to be a ringing, metal-like material: `runs/README.md`)? The
 generator fine-tuned on `candidates/motion-stemtime-4800` puts its median frame 31.6 dB below
 its loudest on the held-out scenes, the bundle 49.1 dB (`heldout_ablation.py`: without sync
 features both go to -26..-28 dB). This generates each scene's audio from altered pictures and
